@@ -1,0 +1,292 @@
+"""/api/v1/tasks: the unified task list over HTTP (thin: parse, call a service or selector)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from pydantic import AfterValidator, ConfigDict
+
+from accounts.actor import ORIGIN_API, Actor
+from leads.models import Lead
+from sponsors.models import Sponsor
+from tasks import selectors, services
+from tasks.models import Task
+from tracker_project.api_errors import ApiError
+from tracker_project.api_fields import DbId, SafeText
+from tracker_project.api_schemas import error_responses
+
+router = Router(tags=["tasks"])
+
+StatusT = Literal["todo", "in_progress", "done"]
+PriorityT = Literal["low", "medium", "high"]
+SourceT = Literal["manual", "salesforce", "asana", "google_calendar", "sheet"]
+OrderT = Literal["position", "due_at", "-updated_at", "priority"]
+
+
+def _title(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("Title must not be blank.")
+    if len(value) > 255:
+        raise ValueError("Title must be at most 255 characters after trimming.")
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+Title = Annotated[SafeText, Field(max_length=10_000), AfterValidator(_title)]
+LongText = Annotated[SafeText, Field(max_length=20_000)]
+Username = Annotated[SafeText, Field(min_length=1, max_length=150)]
+When = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+class TaskIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: LongText = ""
+    status: StatusT = "todo"
+    priority: PriorityT = "medium"
+    due_at: When | None = None
+    sponsor_id: DbId | None = None
+    lead_id: DbId | None = None
+    assignee: Username | None = Field(None, description="Username of the person responsible.")
+    notes: LongText = ""
+
+
+class TaskPatch(Schema):
+    """Every field optional; only the fields sent are changed (PUT behaves the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: LongText | None = None
+    status: StatusT | None = None
+    priority: PriorityT | None = None
+    due_at: When | None = None
+    sponsor_id: DbId | None = None
+    lead_id: DbId | None = None
+    assignee: Username | None = None
+    notes: LongText | None = None
+
+
+class TaskMoveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    after_id: uuid.UUID | None = Field(None, description="The task that should come just before this one.")
+    before_id: uuid.UUID | None = Field(None, description="The task that should come just after this one.")
+    status: StatusT | None = Field(None, description="Target column; defaults to the neighbours' column.")
+
+
+class TaskOut(Schema):
+    id: uuid.UUID
+    title: str
+    description: str
+    status: StatusT
+    priority: PriorityT
+    due_at: dt.datetime | None
+    sponsor_id: int | None
+    lead_id: int | None
+    assignee: str | None
+    notes: str
+    source: SourceT
+    external_id: str | None
+    position: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+class TaskListOut(Schema):
+    items: list[TaskOut]
+    count: int
+
+
+class TaskListQuery(Schema):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10_000_000)
+    status: StatusT | None = None
+    priority: PriorityT | None = None
+    source: SourceT | None = None
+    sponsor_id: DbId | None = None
+    lead_id: DbId | None = None
+    due_before: When | None = None
+    due_after: When | None = None
+    overdue: bool | None = None
+    q: Annotated[SafeText, Field(max_length=200)] | None = None
+    order: OrderT = "position"
+
+
+class AuditEventOut(Schema):
+    id: int
+    created_at: dt.datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    origin: str
+
+
+def task_out(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status,
+        "priority": task.priority,
+        "due_at": task.due_at,
+        "sponsor_id": task.sponsor_id,
+        "lead_id": task.lead_id,
+        "assignee": task.assignee.username if task.assignee_id else None,
+        "notes": task.notes,
+        "source": task.source,
+        "external_id": task.external_id,
+        "position": task.position,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "completed_at": task.completed_at,
+    }
+
+
+def _resolve_relations(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn sponsor_id / lead_id / assignee into model instances; unknown ones are a 422."""
+    errors = []
+    out = dict(data)
+    if "sponsor_id" in out:
+        sponsor_id = out.pop("sponsor_id")
+        out["sponsor"] = Sponsor.objects.filter(pk=sponsor_id).first() if sponsor_id is not None else None
+        if sponsor_id is not None and out["sponsor"] is None:
+            errors.append({"loc": ["body", "sponsor_id"], "msg": f"No sponsor with id {sponsor_id}."})
+    if "lead_id" in out:
+        lead_id = out.pop("lead_id")
+        out["lead"] = Lead.objects.filter(pk=lead_id).first() if lead_id is not None else None
+        if lead_id is not None and out["lead"] is None:
+            errors.append({"loc": ["body", "lead_id"], "msg": f"No lead with id {lead_id}."})
+    if "assignee" in out and out["assignee"] is not None:
+        username = out["assignee"]
+        out["assignee"] = get_user_model().objects.filter(username=username, is_active=True).first()
+        if out["assignee"] is None:
+            errors.append({"loc": ["body", "assignee"], "msg": f"No active user named {username!r}."})
+    if errors:
+        raise ApiError(422, errors)
+    return out
+
+
+def _get_task(task_id: uuid.UUID) -> Task:
+    try:
+        return selectors.task_get(task_id=task_id)
+    except Task.DoesNotExist:
+        raise ApiError(404, f"No task with id {task_id}.") from None
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(request, origin=ORIGIN_API)
+
+
+@router.post("/tasks", response={201: TaskOut, **error_responses(409)}, summary="Create a task")
+def create_task(request: HttpRequest, payload: TaskIn) -> tuple[int, dict[str, Any]]:
+    data = _resolve_relations(payload.model_dump())
+    for text_field in ("description", "notes"):
+        data[text_field] = data[text_field] or ""
+    task = services.task_create(actor=_actor(request), **data)
+    return 201, task_out(selectors.task_get(task_id=task.pk))
+
+
+@router.get("/tasks", response={200: TaskListOut, **error_responses()}, summary="List and filter tasks")
+def list_tasks(request: HttpRequest, params: Query[TaskListQuery]) -> dict[str, Any]:
+    filters = selectors.TaskFilters(
+        **params.model_dump(exclude={"limit", "offset"}),
+    )
+    qs = selectors.task_list(filters=filters)
+    items = [task_out(t) for t in qs[params.offset : params.offset + params.limit]]
+    return {"items": items, "count": qs.count()}
+
+
+@router.get("/tasks/{task_id}", response={200: TaskOut, **error_responses(404)}, summary="Get a task")
+def get_task(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
+    return task_out(_get_task(task_id))
+
+
+def _update(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+    task = _get_task(task_id)
+    sent = payload.model_dump(exclude_unset=True)
+    for required in ("title", "status", "priority"):
+        if required in sent and sent[required] is None:
+            raise ApiError(422, [{"loc": ["body", required], "msg": f"{required} cannot be null."}])
+    for text_field in ("description", "notes"):
+        if text_field in sent and sent[text_field] is None:
+            sent[text_field] = ""
+    task = services.task_update(task=task, actor=_actor(request), **_resolve_relations(sent))
+    return task_out(selectors.task_get(task_id=task.pk))
+
+
+@router.patch("/tasks/{task_id}", response={200: TaskOut, **error_responses(404, 409)}, summary="Update a task")
+def patch_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+    return _update(request, task_id, payload)
+
+
+@router.put(
+    "/tasks/{task_id}",
+    response={200: TaskOut, **error_responses(404, 409)},
+    summary="Update a task (partial, like PATCH)",
+)
+def put_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+    return _update(request, task_id, payload)
+
+
+@router.delete("/tasks/{task_id}", response={204: None, **error_responses(404)}, summary="Delete a task")
+def delete_task(request: HttpRequest, task_id: uuid.UUID) -> tuple[int, None]:
+    services.task_delete(task=_get_task(task_id), actor=_actor(request))
+    return 204, None
+
+
+@router.post(
+    "/tasks/{task_id}/move",
+    response={200: TaskOut, **error_responses(404, 409)},
+    summary="Place a task between two neighbours, in a status column",
+)
+def move_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskMoveIn) -> dict[str, Any]:
+    task = _get_task(task_id)
+    neighbours = {}
+    for name in ("after_id", "before_id"):
+        neighbour_id = getattr(payload, name)
+        if neighbour_id is None:
+            continue
+        neighbour = Task.objects.filter(pk=neighbour_id).first()
+        if neighbour is None:
+            raise ApiError(409, f"Neighbour task {neighbour_id} no longer exists; reload the board.")
+        neighbours[name.removesuffix("_id")] = neighbour
+    try:
+        task = services.task_move(task=task, actor=_actor(request), status=payload.status, **neighbours)
+    except services.TaskConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return task_out(selectors.task_get(task_id=task.pk))
+
+
+@router.get(
+    "/tasks/{task_id}/history",
+    response={200: list[AuditEventOut], **error_responses(404)},
+    summary="The task's audit trail, newest first",
+)
+def task_history(request: HttpRequest, task_id: uuid.UUID) -> list[dict[str, Any]]:
+    task = _get_task(task_id)
+    return [
+        {
+            "id": e.id,
+            "created_at": e.created_at,
+            "actor": e.actor_label,
+            "action": e.action,
+            "changes": e.changes,
+            "origin": e.origin,
+        }
+        for e in selectors.task_history(task=task)[:500]
+    ]

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from tracker_project import views
+from tracker_project.api import api
+
+# The admin signs in through allauth's login page, so it shares its rate limits and MFA.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Tracker administration"
+admin.site.site_title = "Tracker admin"
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+    path("", include("tasks.urls")),
+]
