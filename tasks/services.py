@@ -53,7 +53,8 @@ def _lock_columns(*statuses: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x7A5C, zlib.crc32(status.encode()) & 0x7FFFFFFF])
 
 
-def _end_of_column(status: str, *, exclude: Task | None = None) -> int:
+def task_column_end(status: str, *, exclude: Task | None = None) -> int:
+    """A free position after the last task of a column (callers hold the column lock)."""
     qs = Task.objects.filter(status=status)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
@@ -101,7 +102,7 @@ def task_create(*, actor: Actor, title: str, **fields: Any) -> Task:
         task.completed_at = now
     task.full_clean(exclude=["position", "id"], validate_unique=False, validate_constraints=False)
     _lock_columns(task.status)
-    task.position = _end_of_column(task.status)
+    task.position = task_column_end(task.status)
     task.save(force_insert=True)
     audit_record(
         actor=actor,
@@ -135,7 +136,7 @@ def task_update(*, task: Task, actor: Actor, **values: Any) -> Task:
         old_status, old_position = task.status, task.position
         _lock_columns(old_status, new_status)
         task.set_status(new_status)
-        task.position = _end_of_column(new_status, exclude=task)
+        task.position = task_column_end(new_status, exclude=task)
         changes["position"] = (old_position, task.position)
         changes["status"] = (old_status, new_status)
     task.updated_at = timezone.now()

@@ -21,7 +21,7 @@ SECRET_KEY = env.str(
     default="insecure-development-key-set-SECRET_KEY-in-production-0123456789abcdef",
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,7 +82,7 @@ TEMPLATES = [
 # cluster can write at once: WAL journal, a busy timeout, and IMMEDIATE transactions so a writer
 # takes the lock at BEGIN instead of failing half-way with "database is locked".
 SQLITE_PATH = VAR_DIR / "tracker.sqlite3"
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
+DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{SQLITE_PATH}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -189,11 +189,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": env.str(
-            "STATICFILES_BACKEND",
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": env.str("STATICFILES_BACKEND", default="")
+        or (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
             if not DEBUG
-            else "django.contrib.staticfiles.storage.StaticFilesStorage",
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }

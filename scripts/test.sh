@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up and run every check: lint, format, migrations, deploy check, the test suite on
+# PostgreSQL (127.0.0.1:5432, user postgres; it creates its own test database) and on SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --dev
+source .venv/bin/activate
+unset DATABASE_URL REDIS_URL DEBUG SECRET_KEY ALLOWED_HOSTS CSRF_TRUSTED_ORIGINS
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+
+echo "== migrations"
+python manage.py makemigrations --check --dry-run
+
+echo "== deploy check (production settings)"
+DEBUG=false \
+SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+ALLOWED_HOSTS=tracker.example.com CSRF_TRUSTED_ORIGINS=https://tracker.example.com \
+SECURE_SSL_REDIRECT=true SESSION_COOKIE_SECURE=true CSRF_COOKIE_SECURE=true \
+SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_INCLUDE_SUBDOMAINS=true SECURE_HSTS_PRELOAD=true \
+  python manage.py check --deploy --fail-level WARNING
+
+PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tracker}
+if ! python - "$PG_URL" <<'PY'
+import sys, psycopg
+url = sys.argv[1].rsplit("/", 1)[0] + "/postgres"
+try:
+    psycopg.connect(url, connect_timeout=5).close()
+except Exception as exc:
+    sys.exit(f"PostgreSQL is not reachable at {url}: {exc}")
+PY
+then
+  echo "test: PostgreSQL is required for the test suite" >&2; exit 1
+fi
+
+echo "== tests on PostgreSQL"
+DATABASE_URL="$PG_URL" pytest -q "$@"
+
+echo "== tests on SQLite"
+pytest -q -m "not postgres_only" "$@"

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.admin_mixins import AuditedAdmin
+from tasks.models import Task
+from tasks.services import task_column_end
+
+
+@admin.register(Task)
+class TaskAdmin(AuditedAdmin):
+    list_display = ("title", "status", "priority", "due_at", "source", "sponsor", "assignee", "updated_at")
+    list_filter = ("status", "priority", "source", "sponsor", ("due_at", admin.DateFieldListFilter))
+    search_fields = ("title", "description", "external_id", "notes")
+    list_select_related = ("sponsor", "assignee")
+    autocomplete_fields = ("sponsor", "lead", "assignee", "created_by")
+    readonly_fields = ("id", "position", "source", "external_id", "created_at", "updated_at", "completed_at")
+    date_hierarchy = "created_at"
+    fieldsets = (
+        (None, {"fields": ("id", "title", "description", "status", "priority", "due_at", "notes")}),
+        ("Links", {"fields": ("sponsor", "lead", "assignee", "created_by")}),
+        ("Origin", {"fields": ("source", "external_id", "external_ref", "external_data")}),
+        ("Bookkeeping", {"fields": ("position", "created_at", "updated_at", "completed_at")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Task, form: ModelForm, change: bool) -> None:
+        # Keep the rules of the services: completed_at follows status, a task entering a column
+        # goes to its end (positions stay unique per column).
+        if not change or "status" in form.changed_data:
+            new_status = obj.status
+            if change:
+                obj.status = form.initial.get("status", new_status)
+            obj.set_status(new_status)
+            obj.position = task_column_end(new_status, exclude=obj if change else None)
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,103 @@
+"""Create the demo account, a few sponsors and leads, and about 60 tasks. Safe to run again."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.actor import Actor
+from leads.models import Lead
+from sponsors.models import Sponsor
+from tasks.models import Task
+from tasks.services import task_create
+
+SPONSORS = [
+    ("Northwind Outfitters", "partners@northwind.example"),
+    ("Blue Harbor Coffee", "events@blueharbor.example"),
+    ("Summit Bikes", "sponsorship@summitbikes.example"),
+    ("Lumen Energy", "marketing@lumen.example"),
+    ("Orchard Health", "alliances@orchard.example"),
+]
+LEADS = [
+    ("lead-1", "Avery Chen", "avery@acme.example", Lead.Status.NEW, "webinar"),
+    ("lead-2", "Jordan Patel", "jordan@globex.example", Lead.Status.CONTACTED, "referral"),
+    ("lead-3", "Riley Santos", "riley@initech.example", Lead.Status.QUALIFIED, "trade show"),
+    ("lead-4", "Morgan Lee", "morgan@umbrella.example", Lead.Status.LOST, "cold outreach"),
+]
+VERBS = ["Confirm", "Send", "Review", "Draft", "Schedule", "Follow up on", "Approve", "Prepare", "Renew", "Plan"]
+OBJECTS = [
+    "booth layout",
+    "logo placement proof",
+    "Q3 activation report",
+    "contract amendment",
+    "kick-off call",
+    "social media calendar",
+    "invoice",
+    "hospitality list",
+    "press release",
+    "banner artwork",
+    "renewal proposal",
+    "launch event run-sheet",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo user, sponsors, leads and ~60 tasks (idempotent)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tasks", type=int, default=60, help="How many demo tasks to have (default 60).")
+
+    @transaction.atomic
+    def handle(self, *args: Any, tasks: int, **options: Any) -> None:
+        User = get_user_model()
+        username, password = settings.DEMO_USERNAME, settings.DEMO_PASSWORD
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com", "is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        teammate, _ = User.objects.get_or_create(username="sam", defaults={"email": "sam@example.com"})
+        sponsors = [
+            Sponsor.objects.get_or_create(name=name, defaults={"contact_email": email})[0] for name, email in SPONSORS
+        ]
+        leads = [
+            Lead.objects.get_or_create(
+                sheet_id=sheet_id, defaults={"name": name, "email": email, "status": status, "source": source}
+            )[0]
+            for sheet_id, name, email, status, source in LEADS
+        ]
+        actor = Actor.system_job("seed_demo")
+        rng = random.Random(42)  # same demo data on every machine
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        existing = set(Task.objects.filter(created_by=user).values_list("title", flat=True))
+        made = 0
+        for i in range(max(0, tasks)):
+            sponsor = sponsors[i % len(sponsors)]
+            title = f"{VERBS[i % len(VERBS)]} {OBJECTS[(i * 7) % len(OBJECTS)]} — {sponsor.name} #{i + 1}"
+            if title in existing:
+                continue
+            status = rng.choices(["todo", "in_progress", "done"], weights=[5, 3, 3])[0]
+            due = now + timedelta(days=rng.randint(-10, 30), hours=rng.randint(0, 23)) if rng.random() < 0.85 else None
+            task_create(
+                actor=actor,
+                title=title,
+                description=f"Demo task for {sponsor.name}.",
+                status=status,
+                priority=rng.choice(["low", "medium", "medium", "high"]),
+                due_at=due,
+                sponsor=sponsor,
+                lead=leads[i % len(leads)] if i % 9 == 0 else None,
+                assignee=rng.choice([user, teammate, None]),
+                created_by=user,
+            )
+            made += 1
+        self.stdout.write(f"Demo data ready: {made} new task(s), {Task.objects.count()} in all.")
+        self.stdout.write(f"Sign in at http://127.0.0.1:8000 as {username} / {password}")
