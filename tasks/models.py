@@ -71,6 +71,14 @@ class Task(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_tasks"
     )
     notes = models.TextField(blank=True)
+    external_url = models.URLField(max_length=500, blank=True, help_text="Link back to the source record.")
+    # Pull-sync bookkeeping (see integrations): what upstream said at the last pull, so a local
+    # edit is kept unless the upstream record itself changed since.
+    sync_baseline = models.JSONField(null=True, blank=True, editable=False)
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the record vanished upstream; the task is kept."
+    )
     external_ref = models.CharField(max_length=100, blank=True)
     external_data = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
