@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, AuditEvent
@@ -33,3 +36,31 @@ def audit_event_list(
     if actor:
         qs = qs.filter(actor_label__icontains=actor)
     return qs.order_by("-created_at", "-id")
+
+
+def audit_action_choices() -> list[str]:
+    """Every action name present in the audit trail, sorted (for the audit page's filter)."""
+    return sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
+
+
+def audit_object_type_choices() -> list[str]:
+    """Every object type present in the audit trail, sorted (for the audit page's filter)."""
+    return sorted(t for t in AuditEvent.objects.order_by().values_list("object_type", flat=True).distinct() if t)
+
+
+def mfa_summary(*, user: Any) -> dict[str, bool]:
+    """Which second factors the user has set up, and whether allauth lets them add one now.
+
+    Returns {"totp": bool, "recovery_codes": bool, "needs_verified_email": bool}: allauth refuses
+    new authenticators while the user has an unverified email address (unless
+    MFA_ALLOW_UNVERIFIED_EMAIL is set).
+    """
+    types = set(Authenticator.objects.filter(user=user).values_list("type", flat=True))
+    needs_verified_email = (
+        not mfa_settings.ALLOW_UNVERIFIED_EMAIL and EmailAddress.objects.filter(user=user, verified=False).exists()
+    )
+    return {
+        "totp": Authenticator.Type.TOTP in types,
+        "recovery_codes": Authenticator.Type.RECOVERY_CODES in types,
+        "needs_verified_email": needs_verified_email,
+    }
