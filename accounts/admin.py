@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.actor import ORIGIN_ADMIN, Actor
-from accounts.models import ApiKey, AuditEvent, RateLimitCounter
+from accounts.models import ApiKey, AuditEvent, RateLimitCounter, UserPreference
 from accounts.services import api_key_revoke
 
 
@@ -64,3 +64,12 @@ class RateLimitCounterAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: RateLimitCounter | None = None) -> bool:
         return False
+
+
+@admin.register(UserPreference)
+class UserPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "time_zone", "quiet_start", "quiet_end", "digest", "notify_email", "notify_webhook")
+    list_filter = ("digest", "notify_email", "notify_webhook", "time_zone")
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+    readonly_fields = ("webhook_failures", "webhook_disabled_at", "webhook_last_error", "updated_at")

@@ -9,5 +9,6 @@ python manage.py migrate --noinput
 python manage.py createcachetable
 python manage.py collectstatic --noinput -v0
 python manage.py seed_demo
+python manage.py setup_schedules
 echo "Starting web on http://${TRACKER_HOST:-127.0.0.1}:${TRACKER_PORT:-8000} and the task cluster (Ctrl-C stops both)"
 exec honcho start -f Procfile

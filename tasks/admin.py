@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.admin_mixins import AuditedAdmin
-from tasks.models import Task
+from tasks.models import Notification, Task
 from tasks.services import task_column_end
 
 
@@ -39,3 +39,13 @@ class TaskAdmin(AuditedAdmin):
             obj.created_by = request.user
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("kind", "recipient", "created_at", "read_at", "in_app_state", "email_state", "webhook_state")
+    list_filter = ("kind", "in_app_state", "email_state", "webhook_state", ("read_at", admin.EmptyFieldListFilter))
+    search_fields = ("message", "recipient__username", "dedupe_key")
+    raw_id_fields = ("recipient", "task")
+    readonly_fields = ("dedupe_key", "created_at", "delivered_at", "email_attempts", "webhook_attempts", "last_error")
+    date_hierarchy = "created_at"

@@ -51,6 +51,14 @@ class Task(models.Model):
         GOOGLE_CALENDAR = "google_calendar", "Google Calendar"
         SHEET = "sheet", "Lead sheet"
 
+    class EnrichmentStatus(models.TextChoices):
+        """Where the `external_ref` lookup stands ("" = no external reference)."""
+
+        OK = "ok", "OK"
+        PENDING = "pending", "Pending (will retry)"
+        FAILED = "failed", "Failed"
+        NOT_FOUND = "not_found", "Not found"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -81,6 +89,10 @@ class Task(models.Model):
     )
     external_ref = models.CharField(max_length=100, blank=True)
     external_data = models.JSONField(null=True, blank=True)
+    enrichment_status = models.CharField(
+        max_length=10, choices=EnrichmentStatus.choices, blank=True, default="", db_index=True
+    )
+    enrichment_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -119,3 +131,87 @@ class Task(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.due_at is not None and self.status != self.Status.DONE and self.due_at < timezone.now()
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def visible(self) -> NotificationQuerySet:
+        """What the bell and the notifications page show: delivered in the app."""
+        return self.filter(in_app_state=Notification.State.SENT)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.visible().filter(read_at__isnull=True)
+
+    def due_for_delivery(self, *, now: timezone.datetime) -> NotificationQuerySet:
+        """Not yet fully delivered, out of quiet hours and not backing off."""
+        return self.filter(
+            Q(delivered_at__isnull=True),
+            Q(deliver_after__isnull=True) | Q(deliver_after__lte=now),
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        )
+
+
+class Notification(models.Model):
+    """One message to one person, delivered on each of their channels at most once.
+
+    `dedupe_key` is unique: every job inserts with ON CONFLICT DO NOTHING, so running a job twice,
+    or on two clusters at once, cannot create the same notification twice.
+    """
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", "Due soon"
+        OVERDUE = "overdue", "Overdue"
+        STALE = "stale", "Stale"
+        SYNC_FAILED = "sync_failed", "Sync failed"
+        CAMPAIGN_ALERT = "campaign_alert", "Campaign alert"
+        MENTION = "mention", "Mention"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook disabled"
+        DIGEST = "digest", "Daily digest"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+        DIGEST = "digest", "Waiting for the daily digest"
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    message = models.TextField()
+    url = models.CharField(max_length=500, blank=True, help_text="Path of the page the message is about.")
+    payload = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    deliver_after = models.DateTimeField(null=True, blank=True, help_text="Held back until quiet hours end.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Retry (or delivery lease) time.")
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="Every channel is done with it.")
+    in_app_state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    email_state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    webhook_state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "in_app_state", "read_at"], name="notification_inbox_idx"),
+            models.Index(
+                fields=["created_at"], condition=Q(delivered_at__isnull=True), name="notification_undelivered_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient}: {self.message[:60]}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    def channel_states(self) -> dict[str, str]:
+        return {"in_app": self.in_app_state, "email": self.email_state, "webhook": self.webhook_state}

@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tasks.context_processors.notifications",
             ],
         },
     },
@@ -232,6 +233,16 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# --- Reminders, notifications, enrichment ---------------------------------------------------
+# Absolute base URL used in emails and webhooks to link back to a task.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+ENRICHMENT_BASE_URL = env.str("ENRICHMENT_BASE_URL", default="https://jsonplaceholder.typicode.com")
+ENRICHMENT_TIMEOUT = env.float("ENRICHMENT_TIMEOUT", default=5.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_USERNAME = env.str("DEMO_USERNAME", default="demo")

@@ -19,4 +19,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("tasks.urls")),
+    path("", include("tasks.urls_notifications")),
 ]

@@ -238,10 +238,22 @@ def test_logout_is_a_post_from_the_side_navigation(web: Client) -> None:
     assert web.get(reverse("dashboard")).status_code == 302
 
 
-def test_settings_page_says_when_an_unverified_email_blocks_totp(web: Client, user: Any) -> None:
+def test_settings_page_says_when_an_unverified_email_blocks_totp(web: Client, user: Any, settings: Any) -> None:
     from allauth.account.models import EmailAddress
 
+    settings.MFA_ALLOW_UNVERIFIED_EMAIL = False  # as when email verification is switched on
     EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
     page = web.get(reverse("account_settings")).content.decode()
     assert "Verify your email address before setting up an authenticator app" in page
     assert reverse("account_email") in page
+
+
+def test_unverified_email_does_not_block_totp_when_verification_is_off(web: Client, user: Any) -> None:
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    page = web.get(reverse("account_settings")).content.decode()
+    assert "Verify your email address before setting up an authenticator app" not in page
+    response = web.get(reverse("mfa_activate_totp"))
+    # allauth asks for the password again (re-authentication), not for a verified email first.
+    assert response.status_code == 200 or "reauthenticate" in response["Location"]

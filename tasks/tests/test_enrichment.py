@@ -1,0 +1,267 @@
+"""Enrichment against a local fake of the JSONPlaceholder API (127.0.0.1): ok, 404, 500, slow,
+malformed; the service, the background retry and POST /api/v1/tasks/{id}/enrich."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from accounts.actor import Actor
+from accounts.models import AuditEvent
+from tasks import enrichment, jobs
+from tasks.enrichment import (
+    EnrichmentNotFound,
+    EnrichmentTimeout,
+    EnrichmentUpstreamError,
+    enrichment_retry_pending,
+    external_ref_clean,
+    task_enrich,
+    task_enrich_on_save,
+)
+from tasks.models import Task
+from tasks.tests.factories import TaskFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tasks.tests.urls_life")]
+
+TODO_1 = {"userId": 1, "id": 1, "title": "delectus aut autem", "completed": False}
+SLOW_SECONDS = 1.5
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[HTTPServer]:
+    # Threaded, so a deliberately slow answer does not hold up the next request.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _point_at_fake(upstream: HTTPServer, settings: Any) -> Iterator[None]:
+    upstream.clear()
+    settings.ENRICHMENT_BASE_URL = upstream.url_for("/")
+    settings.ENRICHMENT_TIMEOUT = 0.5
+    yield
+    # A slow answer finishes after its test: wait for it, so it cannot land in the next test's log.
+    while _slow_done:
+        _slow_done.pop().wait(timeout=SLOW_SECONDS + 2)
+    upstream.clear()
+
+
+_slow_done: list[threading.Event] = []
+
+
+def slow(request: Request) -> Response:
+    done = threading.Event()
+    _slow_done.append(done)
+    time.sleep(SLOW_SECONDS)
+    done.set()
+    return Response(json.dumps(TODO_1), content_type="application/json")
+
+
+def actor() -> Actor:
+    return Actor.system_job("tests")
+
+
+def stored(task: Task) -> tuple[str, Any]:
+    task.refresh_from_db()
+    return task.enrichment_status, task.external_data
+
+
+def test_ok_stores_the_item(upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1", method="GET").respond_with_json(TODO_1)
+    task = TaskFactory(external_ref="1")
+    before = Task.objects.values_list("updated_at", flat=True).get(pk=task.pk)
+    task_enrich(task=task, actor=actor())
+    assert stored(task) == ("ok", TODO_1)
+    assert task.enrichment_error == ""
+    assert task.updated_at == before  # enrichment is not a human edit: it does not reset staleness
+    event = AuditEvent.objects.get(action="task.enrich")
+    assert event.changes["enrichment_status"] == ["", "ok"]
+
+
+def test_404_is_not_found(upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/999").respond_with_json({}, status=404)
+    task = TaskFactory(external_ref="999", external_data={"old": True}, enrichment_status="ok")
+    with pytest.raises(EnrichmentNotFound):
+        task_enrich(task=task, actor=actor())
+    assert stored(task) == ("not_found", None)
+
+
+def test_500_leaves_it_pending_and_keeps_the_last_good_data(upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_data("oops", status=500)
+    task = TaskFactory(external_ref="1", external_data=TODO_1, enrichment_status="ok")
+    with pytest.raises(EnrichmentUpstreamError) as excinfo:
+        task_enrich(task=task, actor=actor())
+    assert excinfo.value.status == "pending"
+    assert stored(task) == ("pending", TODO_1)
+    assert "500" in task.enrichment_error
+
+
+def test_slow_beyond_the_timeout(upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_handler(slow)
+    task = TaskFactory(external_ref="1")
+    started = time.monotonic()
+    with pytest.raises(EnrichmentTimeout):
+        task_enrich(task=task, actor=actor())
+    assert time.monotonic() - started < SLOW_SECONDS
+    assert stored(task) == ("pending", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"id": 1, "title": ', "<html>Bad gateway</html>", "[1, 2, 3]", '"just a string"', "", "[" * 100_000],
+)
+def test_malformed_answers_fail(upstream: HTTPServer, body: str) -> None:
+    upstream.expect_request("/todos/1").respond_with_data(body, content_type="application/json")
+    task = TaskFactory(external_ref="1")
+    with pytest.raises(EnrichmentUpstreamError) as excinfo:
+        task_enrich(task=task, actor=actor())
+    assert excinfo.value.status == "failed"
+    assert stored(task) == ("failed", None)
+
+
+def test_awkward_but_valid_json_is_stored_safely(upstream: HTTPServer) -> None:
+    body = '{"id": 1, "title": "nul\\u0000here \\ud800", "big": 1e400, "nested": {"k\\u0000": [NaN]}}'
+    upstream.expect_request("/todos/1").respond_with_data(body, content_type="application/json")
+    task = TaskFactory(external_ref="1")
+    task_enrich(task=task, actor=actor())
+    status, data = stored(task)
+    assert status == "ok"
+    assert data["title"].startswith("nulhere") and data["big"] is None and data["nested"] == {"k": [None]}
+
+
+def test_unreachable_api_is_pending() -> None:
+    task = TaskFactory(external_ref="1")
+    with pytest.raises(EnrichmentUpstreamError) as excinfo:
+        task_enrich(task=task, actor=actor())
+    assert excinfo.value.status == "pending"
+
+
+@pytest.mark.parametrize("ref", ["../users/1", "1/comments", "a" * 65, "1?x=2", "-1", "1 2", "١٢"])
+def test_impossible_references_are_not_found_without_a_request(upstream: HTTPServer, ref: str) -> None:
+    task = TaskFactory(external_ref=ref)
+    with pytest.raises(EnrichmentNotFound):
+        task_enrich(task=task, actor=actor())
+    assert upstream.log == []
+    with pytest.raises(ValueError):
+        external_ref_clean(ref)
+
+
+def test_external_ref_clean_trims_and_allows_blank() -> None:
+    assert external_ref_clean("  12 ") == "12"
+    assert external_ref_clean("   ") == ""
+    assert external_ref_clean("7\n") == "7"
+
+
+def test_a_stored_reference_with_a_newline_is_not_sent(upstream: HTTPServer) -> None:
+    task = TaskFactory(external_ref="1\n")
+    with pytest.raises(EnrichmentNotFound):
+        task_enrich(task=task, actor=actor())
+    assert upstream.log == []
+
+
+def test_on_save_never_raises_and_the_retry_job_completes_it(upstream: HTTPServer) -> None:
+    upstream.expect_oneshot_request("/todos/1").respond_with_data("down", status=503)
+    task = TaskFactory(external_ref="1")
+    assert task_enrich_on_save(task=task, actor=actor()) is task
+    assert stored(task) == ("pending", None)
+
+    upstream.expect_request("/todos/1").respond_with_json(TODO_1)
+    assert jobs.enrichment_retry() == 1  # the django-q2 entry point
+    assert stored(task) == ("ok", TODO_1)
+    assert enrichment_retry_pending() == 0
+
+
+def test_retry_stops_at_the_first_transient_failure(upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_data("down", status=502)
+    for n in range(5):
+        TaskFactory(external_ref="1", enrichment_status="pending", title=f"Waiting {n}")
+    assert enrichment_retry_pending() == 0
+    assert len(upstream.log) == 1  # one call told it the API is still down
+    assert Task.objects.filter(enrichment_status="pending").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)  # the fake API edits the task from its own thread
+def test_changing_the_reference_meanwhile_wins(upstream: HTTPServer) -> None:
+    def change_then_answer(request: Request) -> Response:
+        try:
+            Task.objects.filter(external_ref="1").update(external_ref="2")
+        finally:
+            connection.close()  # this server thread's own connection
+        return Response(json.dumps(TODO_1), content_type="application/json")
+
+    upstream.expect_request("/todos/1").respond_with_handler(change_then_answer)
+    task = TaskFactory(external_ref="1")
+    task_enrich(task=task, actor=actor())
+    task.refresh_from_db()
+    assert (task.external_ref, task.enrichment_status, task.external_data) == ("2", "", None)
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_api_enrich_ok(api: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_json(TODO_1)
+    task = TaskFactory(external_ref="1")
+    response = api.post(f"/api/v1/tasks/{task.pk}/enrich")
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == str(task.pk)
+    assert stored(task) == ("ok", TODO_1)
+
+
+@pytest.mark.parametrize(
+    ("setup", "status", "code", "left"),
+    [
+        (
+            lambda s: s.expect_request("/todos/1").respond_with_json({}, status=404),
+            404,
+            "EXTERNAL_NOT_FOUND",
+            "not_found",
+        ),
+        (
+            lambda s: s.expect_request("/todos/1").respond_with_data("x", status=500),
+            502,
+            "EXTERNAL_API_ERROR",
+            "pending",
+        ),
+        (lambda s: s.expect_request("/todos/1").respond_with_data("{nope"), 502, "EXTERNAL_API_ERROR", "failed"),
+        (lambda s: s.expect_request("/todos/1").respond_with_handler(slow), 504, "EXTERNAL_API_TIMEOUT", "pending"),
+    ],
+    ids=["404", "500", "malformed", "slow"],
+)
+def test_api_enrich_errors(api: Any, upstream: HTTPServer, setup: Any, status: int, code: str, left: str) -> None:
+    setup(upstream)
+    task = TaskFactory(external_ref="1", title="Keep me")
+    response = api.post(f"/api/v1/tasks/{task.pk}/enrich")
+    assert response.status_code == status
+    body = response.json()
+    assert body["error_code"] == code and body["detail"]
+    task.refresh_from_db()  # the task is never lost
+    assert (task.title, task.enrichment_status) == ("Keep me", left)
+
+
+def test_api_enrich_unknown_task_and_no_reference(api: Any, anon_api: Any) -> None:
+    assert api.post("/api/v1/tasks/00000000-0000-0000-0000-000000000000/enrich").json()["error_code"] == "NOT_FOUND"
+    assert api.post("/api/v1/tasks/not-a-uuid/enrich").status_code == 422
+    task = TaskFactory(external_ref="")
+    response = api.post(f"/api/v1/tasks/{task.pk}/enrich")
+    assert response.status_code == 409 and response.json()["error_code"] == "NO_EXTERNAL_REF"
+    assert anon_api.post(f"/api/v1/tasks/{task.pk}/enrich").status_code == 401
+
+
+def test_enrichment_module_reads_settings_at_call_time(settings: Any) -> None:
+    del settings.ENRICHMENT_BASE_URL
+    del settings.ENRICHMENT_TIMEOUT
+    assert enrichment._base_url() == "https://jsonplaceholder.typicode.com"
+    assert enrichment._timeout() == 5.0
