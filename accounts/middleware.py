@@ -24,16 +24,23 @@ class LoginRequiredMiddleware:
 
 
 class ApiErrorEnvelopeMiddleware:
-    """Non-JSON error responses under /api/ (unknown path, wrong method, CSRF page) become the
-    API's JSON envelope, so a client never has to parse HTML."""
+    """Non-JSON error responses under /api/ (unknown path, wrong method, CSRF page, an error page
+    from outside the API's own handlers) become the API's JSON envelope, so a client never has to
+    parse HTML."""
 
     CODES = {
         400: "BAD_REQUEST",
+        401: "UNAUTHORIZED",
         403: "FORBIDDEN",
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
         413: "PAYLOAD_TOO_LARGE",
+        429: "RATE_LIMITED",
+        500: "INTERNAL_ERROR",
+        503: "UNAVAILABLE",
     }
+    # Headers of the original response that still mean something on the JSON one.
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -46,11 +53,14 @@ class ApiErrorEnvelopeMiddleware:
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             status = response.status_code
-            detail = {404: "Not found.", 405: f"Method {request.method} not allowed here."}.get(
-                status, response.reason_phrase
-            )
+            detail = {
+                404: "Not found.",
+                405: f"Method {request.method} not allowed here.",
+                500: "Internal error; it has been logged.",
+            }.get(status, response.reason_phrase)
             wrapped = JsonResponse({"detail": detail, "error_code": self.CODES.get(status, "ERROR")}, status=status)
-            if "Allow" in response:
-                wrapped["Allow"] = response["Allow"]
+            for header in self.KEPT_HEADERS:
+                if header in response:
+                    wrapped[header] = response[header]
             return wrapped
         return response

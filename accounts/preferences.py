@@ -57,6 +57,13 @@ def preference_for(user: Any) -> UserPreference:
     return pref
 
 
+def preference_get(user: Any) -> UserPreference:
+    """The user's preferences for reading: the stored row, or the defaults unsaved (a GET never
+    writes)."""
+    pref = UserPreference.objects.filter(user=user).first()
+    return pref if pref is not None else UserPreference(user=user)
+
+
 def preferences_for_users(user_ids: Iterable[int]) -> dict[int, UserPreference]:
     """Preferences for many users in one query, `user` preloaded; defaults (unsaved) where none exist.
 

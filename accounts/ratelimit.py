@@ -1,23 +1,24 @@
-"""Fixed-window request counting shared by every worker process.
+"""Fixed-window request counting shared by every worker process and machine.
 
-With Redis (REDIS_URL) the counter is an atomic INCR; without it, an atomic
-INSERT … ON CONFLICT … RETURNING on a small table, so the limit holds across gunicorn workers
-and machines in both modes.
+One round trip per request in both modes:
+- with a Redis cache (REDIS_URL): `SET key 0 EX window NX` + `INCR key` in one pipelined
+  MULTI/EXEC;
+- without it: one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` on a table with one row
+  per identity (the row starts a new window in place, so the table never grows beyond the
+  number of keys and users).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
-from django.utils import timezone
 
 from accounts.models import RateLimitCounter
 
@@ -31,31 +32,35 @@ class RateLimit:
     def parse(cls, text: str) -> RateLimit:
         """'600/60' → 600 requests per 60 seconds; '0/…' or '' disables the limit."""
         count, _, window = (text or "0/60").partition("/")
-        return cls(limit=int(count), window=int(window or 60))
+        return cls(limit=int(count), window=max(1, int(window or 60)))
 
 
-def _count_in_db(bucket: str, expires_in: int) -> int:
+def _count_in_db(bucket: str, window_end: dt.datetime) -> int:
+    """Count one hit in the window ending at `window_end`; an older window restarts at 1."""
     table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
-    expires_at = timezone.now() + timedelta(seconds=expires_in)
+    expires_at = connection.ops.adapt_datetimefield_value(window_end)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (bucket, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
-            f"ON CONFLICT (bucket) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            f"INSERT INTO {table} (bucket, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608  (our table)
+            f"ON CONFLICT (bucket) DO UPDATE SET "
+            f"count = CASE WHEN {table}.expires_at < excluded.expires_at THEN 1 ELSE {table}.count + 1 END, "
+            f"expires_at = CASE WHEN {table}.expires_at < excluded.expires_at "
+            f"THEN excluded.expires_at ELSE {table}.expires_at END "
+            f"RETURNING count",
             [bucket, expires_at],
         )
         (count,) = cursor.fetchone()
-    if random.random() < 0.01:
-        RateLimitCounter.objects.filter(expires_at__lt=timezone.now()).delete()
     return int(count)
 
 
-def _count_in_redis(bucket: str, expires_in: int) -> int:
-    cache.add(bucket, 0, timeout=expires_in)
-    try:
-        return int(cache.incr(bucket))
-    except ValueError:  # expired between add and incr
-        cache.add(bucket, 1, timeout=expires_in)
-        return 1
+def _count_in_redis(cache: RedisCache, bucket: str, window_start: int, window: int) -> int:
+    key = cache.make_and_validate_key(f"{bucket}:{window_start}")
+    client = cache._cache.get_client(key, write=True)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=window + 1, nx=True)
+        pipe.incr(key)
+        _, count = pipe.execute()
+    return int(count)
 
 
 def rate_limit_check(identity: str, *, rule: str | None = None) -> int | None:
@@ -65,12 +70,13 @@ def rate_limit_check(identity: str, *, rule: str | None = None) -> int | None:
         return None
     now = time.time()
     window_start = int(now // limit.window) * limit.window
-    bucket = f"rl:{identity}:{window_start}"[:120]
-    expires_in = limit.window + 1
-    if isinstance(cache, RedisCache) or type(getattr(cache, "_wrapped", cache)).__name__ == "RedisCache":
-        count = _count_in_redis(bucket, expires_in)
+    bucket = f"rl:{identity}"[:100]
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        count = _count_in_redis(cache, bucket, window_start, limit.window)
     else:
-        count = _count_in_db(bucket, expires_in)
+        window_end = dt.datetime.fromtimestamp(window_start + limit.window, tz=dt.UTC)
+        count = _count_in_db(bucket, window_end)
     if count > limit.limit:
         return max(1, math.ceil(window_start + limit.window - now))
     return None

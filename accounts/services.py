@@ -19,8 +19,21 @@ from accounts.models import ApiKey, AuditEvent, api_key_generate, api_key_hash
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+def _text(value: str) -> str:
+    """`value` made storable: PostgreSQL takes no NUL character (in text or JSON) and no lone
+    surrogate, and an audit write must never fail on what a client or a platform sent."""
+    value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return _text(value)
+    if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
@@ -29,10 +42,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return str(value.pk)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_text(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    return str(value)
+    return _text(str(value))
 
 
 def audit_record(
@@ -53,13 +66,13 @@ def audit_record(
     user = actor.user if actor.user is not None and actor.user.pk else None
     return AuditEvent.objects.create(
         actor_user=user,
-        actor_label=actor.label[:200],
-        api_key_name=actor.api_key.name if actor.api_key is not None else "",
+        actor_label=_text(actor.label)[:200],
+        api_key_name=_text(actor.api_key.name) if actor.api_key is not None else "",
         action=action,
         object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr[:255],
-        changes={k: [_jsonable(b), _jsonable(a)] for k, (b, a) in (changes or {}).items()},
+        object_id=_text(object_id)[:64],
+        object_repr=_text(object_repr)[:255],
+        changes={_text(k): [_jsonable(b), _jsonable(a)] for k, (b, a) in (changes or {}).items()},
         origin=actor.origin,
         ip=actor.ip,
     )
@@ -70,7 +83,7 @@ def api_key_create(*, user: Any, name: str, actor: Actor) -> tuple[ApiKey, str]:
     """Create a key for `user`. Returns (key, raw key); the raw key is never stored or shown again."""
     raw = api_key_generate()
     key = ApiKey.objects.create(
-        user=user, name=name.strip()[:100] or "API key", prefix=raw[:8], key_hash=api_key_hash(raw)
+        user=user, name=_text(name).strip()[:100] or "API key", prefix=raw[:8], key_hash=api_key_hash(raw)
     )
     audit_record(actor=actor, action="api_key.create", obj=key, changes={"name": (None, key.name)})
     return key, raw

@@ -8,17 +8,16 @@ from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
-from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict
 
 from accounts.actor import ORIGIN_API, Actor
 from leads.models import Lead
 from sponsors.models import Sponsor
-from tasks import selectors, services
+from tasks import enrichment, selectors, services
 from tasks.models import Task
 from tracker_project.api_errors import ApiError
-from tracker_project.api_fields import DbId, SafeText
+from tracker_project.api_fields import ApiDateTime, BodyDbId, DbId, SafeText, UuidPath, parse_uuid
 from tracker_project.api_schemas import error_responses
 
 router = Router(tags=["tasks"])
@@ -38,16 +37,15 @@ def _title(value: str) -> str:
     return value
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 Title = Annotated[SafeText, Field(max_length=10_000), AfterValidator(_title)]
 LongText = Annotated[SafeText, Field(max_length=20_000)]
+ExternalRef = Annotated[
+    SafeText,
+    Field(max_length=100, description="Id of an item in the external API (fetched from /todos/{id})."),
+    AfterValidator(enrichment.external_ref_clean),
+]
 Username = Annotated[SafeText, Field(min_length=1, max_length=150)]
-When = Annotated[dt.datetime, AfterValidator(_aware)]
+When = ApiDateTime
 
 
 class TaskIn(Schema):
@@ -58,10 +56,11 @@ class TaskIn(Schema):
     status: StatusT = "todo"
     priority: PriorityT = "medium"
     due_at: When | None = None
-    sponsor_id: DbId | None = None
-    lead_id: DbId | None = None
+    sponsor_id: BodyDbId | None = None
+    lead_id: BodyDbId | None = None
     assignee: Username | None = Field(None, description="Username of the person responsible.")
     notes: LongText = ""
+    external_ref: ExternalRef = ""
 
 
 class TaskPatch(Schema):
@@ -74,10 +73,11 @@ class TaskPatch(Schema):
     status: StatusT | None = None
     priority: PriorityT | None = None
     due_at: When | None = None
-    sponsor_id: DbId | None = None
-    lead_id: DbId | None = None
+    sponsor_id: BodyDbId | None = None
+    lead_id: BodyDbId | None = None
     assignee: Username | None = None
     notes: LongText | None = None
+    external_ref: ExternalRef | None = None
 
 
 class TaskMoveIn(Schema):
@@ -101,6 +101,12 @@ class TaskOut(Schema):
     notes: str
     source: SourceT
     external_id: str | None
+    external_url: str
+    removed_at: dt.datetime | None = Field(description="When the source stopped listing this task (pulled tasks).")
+    external_ref: str
+    external_data: Any = Field(description="The external item fetched for external_ref (null until fetched).")
+    enrichment_status: Literal["", "ok", "pending", "failed", "not_found"]
+    enrichment_error: str
     position: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -150,6 +156,12 @@ def task_out(task: Task) -> dict[str, Any]:
         "notes": task.notes,
         "source": task.source,
         "external_id": task.external_id,
+        "external_url": task.external_url,
+        "removed_at": task.removed_at,
+        "external_ref": task.external_ref,
+        "external_data": task.external_data,
+        "enrichment_status": task.enrichment_status,
+        "enrichment_error": task.enrichment_error,
         "position": task.position,
         "created_at": task.created_at,
         "updated_at": task.updated_at,
@@ -181,11 +193,15 @@ def _resolve_relations(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _get_task(task_id: uuid.UUID) -> Task:
+def _get_task(task_id: str) -> Task:
+    """The task with this id; a malformed id is answered like an unknown one (404)."""
+    pk = parse_uuid(task_id)
+    if pk is None:
+        raise ApiError(404, "No task with that id.")
     try:
-        return selectors.task_get(task_id=task_id)
+        return selectors.task_get(task_id=pk)
     except Task.DoesNotExist:
-        raise ApiError(404, f"No task with id {task_id}.") from None
+        raise ApiError(404, f"No task with id {pk}.") from None
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -193,12 +209,15 @@ def _actor(request: HttpRequest) -> Actor:
 
 
 @router.post("/tasks", response={201: TaskOut, **error_responses(409)}, summary="Create a task")
-def create_task(request: HttpRequest, payload: TaskIn) -> tuple[int, dict[str, Any]]:
+def create_task(request: HttpRequest, payload: TaskIn) -> Status[dict[str, Any]]:
     data = _resolve_relations(payload.model_dump())
-    for text_field in ("description", "notes"):
+    for text_field in ("description", "notes", "external_ref"):
         data[text_field] = data[text_field] or ""
-    task = services.task_create(actor=_actor(request), **data)
-    return 201, task_out(selectors.task_get(task_id=task.pk))
+    actor = _actor(request)
+    task = services.task_create(actor=actor, **data)
+    if task.external_ref:
+        enrichment.task_enrich_on_save(task=task, actor=actor)
+    return Status(201, task_out(task))
 
 
 @router.get("/tasks", response={200: TaskListOut, **error_responses()}, summary="List and filter tasks")
@@ -212,25 +231,32 @@ def list_tasks(request: HttpRequest, params: Query[TaskListQuery]) -> dict[str, 
 
 
 @router.get("/tasks/{task_id}", response={200: TaskOut, **error_responses(404)}, summary="Get a task")
-def get_task(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
+def get_task(request: HttpRequest, task_id: UuidPath) -> dict[str, Any]:
     return task_out(_get_task(task_id))
 
 
-def _update(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+def _update(request: HttpRequest, task_id: UuidPath, payload: TaskPatch) -> dict[str, Any]:
     task = _get_task(task_id)
     sent = payload.model_dump(exclude_unset=True)
     for required in ("title", "status", "priority"):
         if required in sent and sent[required] is None:
             raise ApiError(422, [{"loc": ["body", required], "msg": f"{required} cannot be null."}])
-    for text_field in ("description", "notes"):
+    for text_field in ("description", "notes", "external_ref"):
         if text_field in sent and sent[text_field] is None:
             sent[text_field] = ""
-    task = services.task_update(task=task, actor=_actor(request), **_resolve_relations(sent))
-    return task_out(selectors.task_get(task_id=task.pk))
+    old_ref = task.external_ref
+    actor = _actor(request)
+    try:
+        task = services.task_update(task=task, actor=actor, **_resolve_relations(sent))
+    except services.TaskConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    if task.external_ref != old_ref:
+        enrichment.task_enrich_on_save(task=task, actor=actor)
+    return task_out(task)
 
 
 @router.patch("/tasks/{task_id}", response={200: TaskOut, **error_responses(404, 409)}, summary="Update a task")
-def patch_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+def patch_task(request: HttpRequest, task_id: UuidPath, payload: TaskPatch) -> dict[str, Any]:
     return _update(request, task_id, payload)
 
 
@@ -239,14 +265,14 @@ def patch_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> 
     response={200: TaskOut, **error_responses(404, 409)},
     summary="Update a task (partial, like PATCH)",
 )
-def put_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskPatch) -> dict[str, Any]:
+def put_task(request: HttpRequest, task_id: UuidPath, payload: TaskPatch) -> dict[str, Any]:
     return _update(request, task_id, payload)
 
 
 @router.delete("/tasks/{task_id}", response={204: None, **error_responses(404)}, summary="Delete a task")
-def delete_task(request: HttpRequest, task_id: uuid.UUID) -> tuple[int, None]:
+def delete_task(request: HttpRequest, task_id: UuidPath) -> Status[None]:
     services.task_delete(task=_get_task(task_id), actor=_actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -254,22 +280,22 @@ def delete_task(request: HttpRequest, task_id: uuid.UUID) -> tuple[int, None]:
     response={200: TaskOut, **error_responses(404, 409)},
     summary="Place a task between two neighbours, in a status column",
 )
-def move_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskMoveIn) -> dict[str, Any]:
+def move_task(request: HttpRequest, task_id: UuidPath, payload: TaskMoveIn) -> dict[str, Any]:
     task = _get_task(task_id)
-    neighbours = {}
-    for name in ("after_id", "before_id"):
-        neighbour_id = getattr(payload, name)
+    wanted = {name: getattr(payload, f"{name}_id") for name in ("after", "before")}
+    found = Task.objects.in_bulk([pk for pk in wanted.values() if pk is not None])
+    neighbours: dict[str, Task] = {}
+    for name, neighbour_id in wanted.items():
         if neighbour_id is None:
             continue
-        neighbour = Task.objects.filter(pk=neighbour_id).first()
-        if neighbour is None:
+        if neighbour_id not in found:
             raise ApiError(409, f"Neighbour task {neighbour_id} no longer exists; reload the board.")
-        neighbours[name.removesuffix("_id")] = neighbour
+        neighbours[name] = found[neighbour_id]
     try:
         task = services.task_move(task=task, actor=_actor(request), status=payload.status, **neighbours)
     except services.TaskConflict as exc:
         raise ApiError(409, str(exc)) from None
-    return task_out(selectors.task_get(task_id=task.pk))
+    return task_out(task)
 
 
 @router.get(
@@ -277,7 +303,7 @@ def move_task(request: HttpRequest, task_id: uuid.UUID, payload: TaskMoveIn) -> 
     response={200: list[AuditEventOut], **error_responses(404)},
     summary="The task's audit trail, newest first",
 )
-def task_history(request: HttpRequest, task_id: uuid.UUID) -> list[dict[str, Any]]:
+def task_history(request: HttpRequest, task_id: UuidPath) -> list[dict[str, Any]]:
     task = _get_task(task_id)
     return [
         {

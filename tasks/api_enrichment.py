@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.http import HttpRequest
@@ -13,6 +12,7 @@ from tasks import enrichment, selectors
 from tasks.api import TaskOut, task_out
 from tasks.models import Task
 from tracker_project.api_errors import ApiError
+from tracker_project.api_fields import UuidPath, parse_uuid
 from tracker_project.api_schemas import error_responses
 
 router = Router(tags=["tasks"])
@@ -29,11 +29,14 @@ router = Router(tags=["tasks"])
         "keeps the outcome either way (`enrichment_status`), and a `pending` one is retried in the background."
     ),
 )
-def enrich_task(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
+def enrich_task(request: HttpRequest, task_id: UuidPath) -> dict[str, Any]:
+    pk = parse_uuid(task_id)
     try:
-        task = selectors.task_get(task_id=task_id)
+        if pk is None:
+            raise Task.DoesNotExist
+        task = selectors.task_get(task_id=pk)
     except Task.DoesNotExist:
-        raise ApiError(404, f"No task with id {task_id}.") from None
+        raise ApiError(404, "No task with that id.") from None
     if not task.external_ref:
         raise ApiError(409, "This task has no external_ref to enrich from; set one first.", "NO_EXTERNAL_REF")
     actor = Actor.from_request(request, origin=ORIGIN_API)

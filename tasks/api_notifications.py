@@ -13,11 +13,11 @@ from pydantic import AfterValidator, ConfigDict
 
 from accounts.actor import ORIGIN_API, Actor
 from accounts.models import UserPreference, available_time_zones
-from accounts.preferences import preference_for, preference_update
+from accounts.preferences import preference_get, preference_update
 from tasks import notifications
 from tasks.models import Notification
 from tracker_project.api_errors import ApiError
-from tracker_project.api_fields import MAX_DB_ID, SafeText
+from tracker_project.api_fields import MAX_DB_ID, JsonBool, JsonInt, SafeText
 from tracker_project.api_schemas import error_responses
 
 router = Router(tags=["notifications"])
@@ -167,14 +167,14 @@ class PreferencesPatch(Schema):
     time_zone: ZoneName | None = None
     quiet_start: LocalTime = None
     quiet_end: LocalTime = None
-    reminder_lead_minutes: int | None = Field(None, ge=5, le=30 * 24 * 60)
-    stale_after_minutes: int | None = Field(None, ge=60, le=365 * 24 * 60)
-    in_app: bool | None = None
-    email: bool | None = None
-    webhook: bool | None = None
+    reminder_lead_minutes: JsonInt | None = Field(None, ge=5, le=30 * 24 * 60)
+    stale_after_minutes: JsonInt | None = Field(None, ge=60, le=365 * 24 * 60)
+    in_app: JsonBool | None = None
+    email: JsonBool | None = None
+    webhook: JsonBool | None = None
     webhook_url: WebhookUrl | None = None
     webhook_secret: WebhookSecret | None = None
-    digest: bool | None = None
+    digest: JsonBool | None = None
 
 
 def preferences_out(pref: UserPreference) -> dict[str, Any]:
@@ -205,7 +205,7 @@ _NOT_NULL = ("time_zone", "reminder_lead_minutes", "stale_after_minutes", "in_ap
     "/me/preferences", response={200: PreferencesOut, **error_responses()}, summary="Your notification settings"
 )
 def get_preferences(request: HttpRequest) -> dict[str, Any]:
-    return preferences_out(preference_for(_user(request)))
+    return preferences_out(preference_get(_user(request)))
 
 
 @router.patch(

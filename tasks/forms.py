@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.forms import BootstrapMixin
 from leads.models import Lead
 from sponsors.models import Sponsor
+from tasks.enrichment import external_ref_clean
 from tasks.models import Task
 from tasks.selectors import TaskFilters
 
@@ -125,6 +126,12 @@ class TaskForm(BootstrapMixin, forms.Form):
         empty_label="Unassigned",
     )
     notes = forms.CharField(label="Notes", required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    external_ref = forms.CharField(
+        label="External reference",
+        required=False,
+        max_length=100,
+        help_text="Id of the matching item in the external system; its data is fetched and shown on the task.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -138,6 +145,12 @@ class TaskForm(BootstrapMixin, forms.Form):
     def clean_notes(self) -> str:
         return self.cleaned_data["notes"].replace("\r\n", "\n")
 
+    def clean_external_ref(self) -> str:
+        try:
+            return external_ref_clean(self.cleaned_data["external_ref"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
     @staticmethod
     def initial_from(task: Task) -> dict[str, Any]:
         return {
@@ -150,6 +163,7 @@ class TaskForm(BootstrapMixin, forms.Form):
             "lead": task.lead_id,
             "assignee": task.assignee_id,
             "notes": task.notes,
+            "external_ref": task.external_ref,
         }
 
     def add_service_error(self, error: ValidationError) -> None:

@@ -24,7 +24,11 @@ EDITABLE_FIELDS = (
     "lead",
     "assignee",
     "notes",
+    "external_ref",
 )
+
+
+_LOCK_NAMESPACE = 0x7A5C
 
 
 class TaskConflict(Exception):
@@ -40,17 +44,39 @@ def _clean_title(title: Any) -> str:
     return text
 
 
-def _lock_columns(*statuses: str) -> None:
+def task_columns_lock(*statuses: str) -> None:
     """Serialise position changes within the given status columns until the transaction ends.
 
-    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order so two moves between
-    the same columns cannot deadlock. SQLite: IMMEDIATE transactions already hold the write lock.
+    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order so two writers cannot
+    deadlock on them. Every writer takes them *before* any row lock on a task: a re-space
+    updates every row of a column while holding the column lock, so a writer that held a row
+    lock while waiting for the column lock would deadlock with it.
+    SQLite: IMMEDIATE transactions already hold the database's write lock.
     """
     if connection.vendor != "postgresql":
         return
+    keys = [zlib.crc32(status.encode()) & 0x7FFFFFFF for status in sorted(set(statuses))]
     with connection.cursor() as cursor:
-        for status in sorted(set(statuses)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x7A5C, zlib.crc32(status.encode()) & 0x7FFFFFFF])
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+
+
+def _task_for_update(pk: Any) -> Task:
+    """The task row, locked until the transaction ends (relations loaded, only the task locked)."""
+    return Task.objects.select_for_update(of=("self",)).select_related("sponsor", "lead", "assignee").get(pk=pk)
+
+
+def _locked_task(task: Task, *statuses: str) -> Task:
+    """Lock the columns of `task` (as the caller saw it) and `statuses`, then re-read the task.
+
+    Raises TaskConflict when the task changed column meanwhile (the caller's view is stale),
+    Task.DoesNotExist when it is gone.
+    """
+    task_columns_lock(task.status, *statuses)
+    fresh = _task_for_update(task.pk)
+    if fresh.status not in (task.status, *statuses):
+        raise TaskConflict("The task was moved to another column meanwhile; reload and retry.")
+    return fresh
 
 
 def task_column_end(status: str, *, exclude: Task | None = None) -> int:
@@ -90,7 +116,7 @@ def _audit_value(value: Any) -> Any:
 @transaction.atomic
 def task_create(*, actor: Actor, title: str, **fields: Any) -> Task:
     """Create a task at the end of its status column. Raises ValidationError on bad input."""
-    unknown = set(fields) - set(EDITABLE_FIELDS) - {"source", "external_id", "external_ref", "created_by"}
+    unknown = set(fields) - set(EDITABLE_FIELDS) - {"source", "external_id", "created_by"}
     if unknown:
         raise ValidationError(f"Unknown task fields: {', '.join(sorted(unknown))}")
     task = Task(title=_clean_title(title), **fields)
@@ -101,7 +127,7 @@ def task_create(*, actor: Actor, title: str, **fields: Any) -> Task:
     if task.status == Task.Status.DONE:
         task.completed_at = now
     task.full_clean(exclude=["position", "id"], validate_unique=False, validate_constraints=False)
-    _lock_columns(task.status)
+    task_columns_lock(task.status)
     task.position = task_column_end(task.status)
     task.save(force_insert=True)
     audit_record(
@@ -124,7 +150,10 @@ def task_update(*, task: Task, actor: Actor, **values: Any) -> Task:
         raise ValidationError(f"Unknown task fields: {', '.join(sorted(unknown))}")
     if "title" in values:
         values["title"] = _clean_title(values["title"])
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    if "status" in values:
+        task = _locked_task(task, values["status"])
+    else:
+        task = _task_for_update(task.pk)
     changes = _diff(task, values)
     if not changes:
         return task
@@ -134,7 +163,6 @@ def task_update(*, task: Task, actor: Actor, **values: Any) -> Task:
             setattr(task, field, new)
     if new_status != task.status:
         old_status, old_position = task.status, task.position
-        _lock_columns(old_status, new_status)
         task.set_status(new_status)
         task.position = task_column_end(new_status, exclude=task)
         changes["position"] = (old_position, task.position)
@@ -174,18 +202,34 @@ def _position_between(low: int | None, high: int | None) -> int | None:
 def _neighbour_bounds(
     *, task: Task, status: str, after: Task | None, before: Task | None
 ) -> tuple[int | None, int | None]:
+    """The positions the task must go strictly between (None: open end of the column).
+
+    With both neighbours the task goes right after `after`: on a filtered board two visible
+    neighbours need not be adjacent in the whole column, and the slot just after `after` is
+    always between the two.
+    """
     column = Task.objects.filter(status=status).exclude(pk=task.pk)
-    if after is not None and before is not None:
-        if after.position >= before.position:
-            raise TaskConflict("The task given as 'after' does not come before the task given as 'before'.")
-        return after.position, before.position
     if after is not None:
+        if before is not None and after.position >= before.position:
+            raise TaskConflict("The task given as 'after' does not come before the task given as 'before'.")
         high = column.filter(position__gt=after.position).aggregate(p=Min("position"))["p"]
         return after.position, high
     if before is not None:
         low = column.filter(position__lt=before.position).aggregate(p=Max("position"))["p"]
         return low, before.position
     return column.aggregate(p=Max("position"))["p"], None
+
+
+def _already_between(task: Task, status: str, low: int | None, high: int | None) -> bool:
+    return task.status == status and (low is None or low < task.position) and (high is None or task.position < high)
+
+
+def _fresh_neighbours(after: Task | None, before: Task | None) -> tuple[Task | None, Task | None]:
+    ids = [n.pk for n in (after, before) if n is not None]
+    fresh = Task.objects.in_bulk(ids) if ids else {}
+    if len(fresh) != len(set(ids)):
+        raise TaskConflict("A neighbour task no longer exists; reload the board.")
+    return (fresh[after.pk] if after is not None else None, fresh[before.pk] if before is not None else None)
 
 
 @transaction.atomic
@@ -200,8 +244,9 @@ def task_move(
     """Place `task` between two neighbours (either may be omitted) in a status column.
 
     Writes one row, unless the gap between the neighbours is used up: then the column is
-    re-spaced in one statement first. Raises TaskConflict if a neighbour is the task itself,
-    is in another column, or the neighbours are out of order; ValidationError on a bad status.
+    re-spaced in one statement first; writes nothing when the task is already there.
+    Returns the task. Raises TaskConflict if a neighbour is the task itself, is gone, is in
+    another column, or the neighbours are out of order; ValidationError on a bad status.
     """
     target = status or (after.status if after else before.status if before else task.status)
     if target not in Task.Status.values:
@@ -209,37 +254,30 @@ def task_move(
     for neighbour in (after, before):
         if neighbour is not None and neighbour.pk == task.pk:
             raise TaskConflict("A task cannot be placed next to itself.")
-    task = Task.objects.select_for_update().get(pk=task.pk)
-    _lock_columns(task.status, target)
+    task = _locked_task(task, target)
     # Re-read the neighbours under the lock: the board may have changed since the client saw it.
-    ids = [n.pk for n in (after, before) if n is not None]
-    fresh = {t.pk: t for t in Task.objects.filter(pk__in=ids)}
-    after = fresh.get(after.pk) if after is not None else None
-    before = fresh.get(before.pk) if before is not None else None
-    if len(fresh) != len(ids):
-        raise TaskConflict("A neighbour task no longer exists; reload the board.")
+    after, before = _fresh_neighbours(after, before)
     for neighbour in (after, before):
         if neighbour is not None and neighbour.status != target:
             raise TaskConflict("A neighbour task is not in the target column; reload the board.")
     low, high = _neighbour_bounds(task=task, status=target, after=after, before=before)
+    if _already_between(task, target, low, high):
+        return task
     position = _position_between(low, high)
     if position is None:
         _respace_column(target)
-        ids = [n.pk for n in (after, before) if n is not None]
-        fresh = {t.pk: t for t in Task.objects.filter(pk__in=ids)}
-        after = fresh.get(after.pk) if after is not None else None
-        before = fresh.get(before.pk) if before is not None else None
+        task.refresh_from_db(fields=["position"])
+        after, before = _fresh_neighbours(after, before)
         low, high = _neighbour_bounds(task=task, status=target, after=after, before=before)
+        if _already_between(task, target, low, high):
+            return task
         position = _position_between(low, high)
     changes: dict[str, tuple[Any, Any]] = {}
     if target != task.status:
         changes["status"] = (task.status, target)
         task.set_status(target)
-    if position != task.position:
-        changes["position"] = (task.position, position)
-        task.position = position
-    if not changes:
-        return task
+    changes["position"] = (task.position, position)
+    task.position = position
     task.updated_at = timezone.now()
     task.save(update_fields=["status", "position", "completed_at", "updated_at"])
     audit_record(actor=actor, action="task.move", obj=task, changes=changes)

@@ -35,7 +35,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.actor import ORIGIN_WEB, Actor
 from leads.models import Lead
 from sponsors.models import Sponsor
-from tasks import selectors, services
+from tasks import enrichment, selectors, services
 from tasks.forms import TaskFilterForm, TaskForm, TaskMoveForm
 from tasks.models import Task
 
@@ -325,6 +325,8 @@ def task_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
+            if task.external_ref:
+                enrichment.task_enrich_on_save(task=task, actor=_actor(request))
             messages.success(request, f"Created “{task.title}”.")
             return redirect("task_detail", task_id=task.pk)
     return render(request, "tasks/task_form.html", {"form": form, "task": None})
@@ -339,11 +341,14 @@ def task_edit(request: HttpRequest, task_id: UUID) -> HttpResponse:
         # The input has minute precision; keep the stored seconds when the minute is unchanged.
         if task.due_at and values["due_at"] and task.due_at.replace(second=0, microsecond=0) == values["due_at"]:
             values["due_at"] = task.due_at
+        old_ref = task.external_ref
         try:
             task = services.task_update(task=task, actor=_actor(request), **values)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
+            if task.external_ref != old_ref:
+                enrichment.task_enrich_on_save(task=task, actor=_actor(request))
             messages.success(request, f"Saved “{task.title}”.")
             return redirect("task_detail", task_id=task.pk)
     return render(request, "tasks/task_form.html", {"form": form, "task": task})

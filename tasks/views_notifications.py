@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.actor import ORIGIN_WEB, Actor
 from accounts.forms import BootstrapMixin
 from accounts.models import UserPreference, available_time_zones
-from accounts.preferences import preference_for, preference_update
+from accounts.preferences import preference_get, preference_update
 from tasks import notifications
 from tasks.models import Notification
 
@@ -169,7 +169,7 @@ _FORM_FIELDS = {"reminder_lead": "reminder_lead_hours", "stale_after": "stale_af
 
 
 def notification_preferences(request: HttpRequest) -> HttpResponse:
-    pref = preference_for(request.user)
+    pref = preference_get(request.user)
     if request.method == "POST":
         form = PreferenceForm(request.POST)
         if form.is_valid():

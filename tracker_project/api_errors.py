@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
@@ -43,6 +43,10 @@ class ApiError(Exception):
         self.detail = detail
         self.error_code = error_code or STATUS_CODES.get(status, "ERROR")
         super().__init__(str(detail))
+
+
+class BodyNotJson(ValueError):
+    """The request body could not be parsed as JSON (raised by the API's parser)."""
 
 
 def error_response(status: int, detail: Any, error_code: str | None = None, **headers: str) -> JsonResponse:
@@ -93,7 +97,21 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(exc.status, exc.detail, exc.error_code)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, BodyNotJson):
+            # A body that is not JSON is invalid input like any other: 422 with the usual detail list.
+            return error_response(422, [{"loc": ["body"], "msg": str(exc.__cause__)}])
         return error_response(exc.status_code, str(exc.message) if hasattr(exc, "message") else str(exc))
+
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return error_response(413, "The request body is too large.")
+
+    def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        return error_response(400, "Bad request.")
+
+    def on_database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        # Lost connection, deadlock victim, lock timeout: the request may succeed if retried.
+        logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "The database is unavailable; retry shortly.", Retry_After="5")
 
     def on_auth(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(401, "Authentication required: send an X-API-Key header or sign in.")
@@ -130,4 +148,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(RateLimited, on_rate_limited)
     api.add_exception_handler(IntegrityError, on_integrity)
     api.add_exception_handler(DataError, on_data_error)
+    api.add_exception_handler(OperationalError, on_database_unavailable)
+    api.add_exception_handler(RequestDataTooBig, on_too_big)
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)
     api.add_exception_handler(Exception, on_unexpected)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 
-def cluster_last_heartbeat():  # -> datetime | None
+def cluster_last_heartbeat() -> datetime | None:
+    """When a django-q2 cluster last reported in (through the broker), or None."""
     try:
         from django_q.status import Stat
 
