@@ -24,6 +24,7 @@ SCHEDULES: list[dict[str, Any]] = [
     {"name": "notifications: daily digest", "func": "tasks.jobs.notifications_digest", "schedule_type": "H"},
     {"name": "enrichment: retry pending", "func": "tasks.jobs.enrichment_retry", "schedule_type": "I", "minutes": 10},
     # Sponsor task pull (sponsors/jobs.py): queues one pull per active sponsor × mapped platform.
+    {"name": "sponsors: pull tasks", "func": "sponsors.jobs.sponsor_pull_all", "schedule_type": "I", "minutes": 1},
 ]
 
 # Fields a definition may set; anything else on an existing row (repeats = paused or not,

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
 from accounts.api_auth import ApiKeyAuth, SessionCsrfAuth
+from integrations.api import router as integrations_router
+from sponsors.api import router as sponsors_router
 from tasks.api import router as tasks_router
-from tracker_project.api_errors import install_error_handlers
+from tasks.api_enrichment import router as enrichment_router
+from tasks.api_notifications import router as notifications_router
+from tracker_project.api_errors import BodyNotJson, install_error_handlers
 from tracker_project.health import health_report
+
+
+class JsonBodyParser(Parser):
+    """Bodies are JSON; anything else is reported as a validation error, not a bare 400."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body)
+        except UnicodeDecodeError as exc:
+            raise BodyNotJson("The request body must be UTF-8 encoded JSON.") from exc
+        except (ValueError, RecursionError) as exc:
+            raise BodyNotJson(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
+
 
 api = NinjaAPI(
     title="Tracker API",
@@ -26,6 +45,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=JsonBodyParser(),
 )
 install_error_handlers(api)
 
@@ -37,9 +57,14 @@ class HealthOut(Schema):
 
 
 @api.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, tags=["health"], summary="Health")
-def health(request: HttpRequest) -> tuple[int, dict[str, str]]:
-    return health_report()
+def health(request: HttpRequest) -> Status[dict[str, str]]:
+    status, body = health_report()
+    return Status(status, body)
 
 
 api.add_router("/", tasks_router)
 api.add_router("/", accounts_router)
+api.add_router("/", notifications_router)
+api.add_router("/", enrichment_router)
+api.add_router("/", sponsors_router)
+api.add_router("/", integrations_router)

@@ -18,7 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str(
     "SECRET_KEY",
-    default="insecure-development-key-set-SECRET_KEY-in-production-0123456789abcdef",
+    default="django-insecure-development-key-set-SECRET_KEY-in-production-0123456789abcdef",
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
@@ -243,6 +243,27 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
+
+# --- Sponsor task sources and the shared sync machinery -------------------------------------
+# A platform without credentials runs in demo mode against its built-in simulator.
+SALESFORCE_INSTANCE_URL = env.str("SALESFORCE_INSTANCE_URL", default="")
+SALESFORCE_ACCESS_TOKEN = env.str("SALESFORCE_ACCESS_TOKEN", default="")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+ASANA_BASE_URL = env.str("ASANA_BASE_URL", default="https://app.asana.com/api/1.0")
+ASANA_ACCESS_TOKEN = env.str("ASANA_ACCESS_TOKEN", default="")
+GOOGLE_CALENDAR_BASE_URL = env.str("GOOGLE_CALENDAR_BASE_URL", default="https://www.googleapis.com/calendar/v3")
+GOOGLE_ACCESS_TOKEN = env.str("GOOGLE_ACCESS_TOKEN", default="")
+GOOGLE_SERVICE_ACCOUNT_FILE = env.str("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+SYNC_HTTP_TIMEOUT = env.float("SYNC_HTTP_TIMEOUT", default=30.0)
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=5)
+SYNC_BACKOFF_BASE = env.float("SYNC_BACKOFF_BASE", default=1.0)
+SYNC_BACKOFF_MAX = env.float("SYNC_BACKOFF_MAX", default=60.0)
+SYNC_MAX_RETRY_AFTER = env.float("SYNC_MAX_RETRY_AFTER", default=300.0)
+SYNC_STALE_AFTER = env.int("SYNC_STALE_AFTER", default=600)
+SYNC_REQUEUE_AFTER = env.int("SYNC_REQUEUE_AFTER", default=300)
+SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=30)
+SYNC_QUIET_RUN_RETENTION_HOURS = env.int("SYNC_QUIET_RUN_RETENTION_HOURS", default=24)
+SYNC_JOBS_INLINE = env.bool("SYNC_JOBS_INLINE", default=False)
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_USERNAME = env.str("DEMO_USERNAME", default="demo")

@@ -18,6 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
+    path("", include("sponsors.urls")),
+    path("", include("integrations.urls")),
     path("", include("tasks.urls")),
     path("", include("tasks.urls_notifications")),
 ]

@@ -1,0 +1,37 @@
+"""The connector registry: each key maps to the dotted path of its class (no import-time magic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from integrations.connectors.base import Connector
+
+CONNECTORS: dict[str, str] = {
+    "salesforce": "integrations.connectors.salesforce.SalesforceConnector",
+    "asana": "integrations.connectors.asana.AsanaConnector",
+    "google_calendar": "integrations.connectors.google_calendar.GoogleCalendarConnector",
+}
+
+
+class UnknownConnector(KeyError):
+    pass
+
+
+def get_connector_class(key: str) -> type[Connector]:
+    """The class registered under `key`. Raises UnknownConnector."""
+    try:
+        return import_string(CONNECTORS[key])
+    except KeyError:
+        raise UnknownConnector(key) from None
+
+
+def get_connector(key: str, **options: Any) -> Connector:
+    """A ready connector (live with credentials, else its demo simulator). Options go to its
+    constructor (transport, sleep, policy, timeout)."""
+    return get_connector_class(key)(**options)
+
+
+def connector_keys() -> list[str]:
+    return list(CONNECTORS)

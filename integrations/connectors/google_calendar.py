@@ -1,0 +1,279 @@
+"""Google Calendar: the events of a sponsor's calendar, as tasks due at the event's start.
+
+GET {GOOGLE_CALENDAR_BASE_URL}/calendars/ID/events?singleEvents=true with a Bearer token; pages
+follow `nextPageToken`; the last page's `nextSyncToken` makes the next pull incremental (only
+changed events, deletions as status "cancelled"); 410 Gone means the token expired: full pull.
+Rate limits: 403 with reason rateLimitExceeded / userRateLimitExceeded, or 429.
+Settings: GOOGLE_CALENDAR_BASE_URL (default https://www.googleapis.com/calendar/v3), and
+GOOGLE_ACCESS_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE (a service account key, JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+
+from integrations.connectors.base import (
+    AuthError,
+    Connector,
+    ConnectorError,
+    ExternalTask,
+    Page,
+    RateLimitError,
+    RecordError,
+    SyncTokenExpired,
+    clean_id,
+    clean_text,
+    clean_title,
+    clean_url,
+    json_body,
+    parse_date,
+    parse_datetime,
+)
+from integrations.http import parse_retry_after
+
+DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
+SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
+MAX_RESULTS = 250
+RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+# Event status → task status. Cancelled events are deletions (the task is marked removed).
+STATUS_MAP = {"confirmed": "todo", "tentative": "todo"}
+
+
+class GoogleCalendarConnector(Connector):
+    key = "google_calendar"
+    label = "Google Calendar"
+    credential_settings = ("GOOGLE_ACCESS_TOKEN", "GOOGLE_SERVICE_ACCOUNT_FILE")
+    supports_cursor = True
+
+    @classmethod
+    def is_configured(cls) -> bool:
+        return bool(getattr(settings, "GOOGLE_ACCESS_TOKEN", "")) or bool(
+            getattr(settings, "GOOGLE_SERVICE_ACCOUNT_FILE", "")
+        )
+
+    def configured_base_url(self) -> str:
+        return str(getattr(settings, "GOOGLE_CALENDAR_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
+
+    def demo_base_url(self) -> str:
+        return DEFAULT_BASE_URL
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.demo:
+            return {"Authorization": "Bearer demo-token"}
+        token = getattr(settings, "GOOGLE_ACCESS_TOKEN", "")
+        if not token:
+            token = _service_account_token(settings.GOOGLE_SERVICE_ACCOUNT_FILE, client=self.client)
+        return {"Authorization": f"Bearer {token}"}
+
+    def pull(self, *, target: str, cursor: str | None = None) -> Iterator[Page]:
+        """Events of calendar `target`: every event without `cursor`, else only the changes since.
+        The last page carries the next sync token. Raises ConnectorError, SyncTokenExpired on 410."""
+        if not target or len(target) > 255 or any(ord(c) < 32 for c in target):
+            raise ConnectorError(f"{target[:50]!r} is not a Google Calendar id.")
+        url = f"{self.base_url}/calendars/{quote(target, safe='')}/events"
+        params: dict[str, Any] = {"singleEvents": "true", "maxResults": MAX_RESULTS}
+        full = not cursor
+        if cursor:
+            params["syncToken"] = cursor
+        while True:
+            body = json_body(self.get(url, params=params), platform=self.label)
+            if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
+                raise ConnectorError("Google Calendar answered without an items list.")
+            page = Page(full=full)
+            for raw in body.get("items", []):
+                self._parse_into(page, raw)
+            token = body.get("nextPageToken")
+            if not token:
+                page.next_cursor = body.get("nextSyncToken") or None
+                yield page
+                return
+            yield page
+            params = {**params, "pageToken": token}
+
+    def _parse_into(self, page: Page, raw: Any) -> None:
+        event_id = clean_id(raw.get("id")) if isinstance(raw, dict) else None
+        if event_id is None:
+            page.errors.append(RecordError("Event has no id.", raw=raw))
+            return
+        if raw.get("status") == "cancelled":
+            page.removed_ids.append(event_id)
+            return
+        try:
+            start = raw.get("start")
+            if not isinstance(start, dict):
+                raise ValueError("event has no start")
+            if start.get("dateTime"):
+                due_at = parse_datetime(start["dateTime"])
+            elif start.get("date"):
+                due_at = parse_date(start["date"])
+            else:
+                raise ValueError("event start has neither dateTime nor date")
+            page.records.append(
+                ExternalTask(
+                    external_id=event_id,
+                    title=clean_title(raw.get("summary"), fallback="(no title)"),
+                    status=STATUS_MAP.get(str(raw.get("status") or "confirmed"), "todo"),
+                    due_at=due_at,
+                    description=clean_text(raw.get("description")),
+                    external_url=clean_url(raw.get("htmlLink")),
+                )
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            page.errors.append(RecordError(f"Unreadable event: {exc}", external_id=event_id, raw=raw))
+
+    def classify(self, response: httpx.Response) -> ConnectorError | None:
+        if response.is_success:
+            return None
+        status = response.status_code
+        reasons, message = _error_of(response)
+        text = f"Google Calendar HTTP {status}: {message}"
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 401:
+            return AuthError(text, status_code=status)
+        if status == 410:
+            return SyncTokenExpired(text, status_code=status)
+        if status == 429 or (status == 403 and reasons & RATE_LIMIT_REASONS):
+            return RateLimitError(text, retry_after=retry_after, status_code=status)
+        if status >= 500:
+            return ConnectorError(text, retryable=True, retry_after=retry_after, status_code=status)
+        return ConnectorError(text, status_code=status)
+
+    def simulator(self) -> httpx.BaseTransport:
+        return httpx.MockTransport(_simulate)
+
+
+def _error_of(response: httpx.Response) -> tuple[set[str], str]:
+    try:
+        error = response.json().get("error") or {}
+        reasons = {str(e.get("reason", "")) for e in error.get("errors") or [] if isinstance(e, dict)}
+        return reasons, str(error.get("message", ""))[:300] or "error"
+    except (ValueError, AttributeError):
+        return set(), response.text[:200] or response.reason_phrase
+
+
+# --- service account: a signed JWT exchanged for an access token (no Google library needed) --
+_token_cache: dict[str, tuple[str, float]] = {}
+_token_lock = threading.Lock()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _service_account_token(path: str, *, client: httpx.Client) -> str:
+    """An access token for the service account in `path`, cached until a minute before expiry."""
+    with _token_lock:
+        cached = _token_cache.get(path)
+        if cached and cached[1] > time.time() + 60:
+            return cached[0]
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
+        now = int(time.time())
+        header = {"alg": "RS256", "typ": "JWT", "kid": info.get("private_key_id", "")}
+        claims = {"iss": info["client_email"], "scope": SCOPE, "aud": info["token_uri"], "iat": now, "exp": now + 3600}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg,union-attr]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuthError(f"Cannot use GOOGLE_SERVICE_ACCOUNT_FILE: {type(exc).__name__}: {exc}") from None
+    try:
+        response = client.post(
+            info["token_uri"],
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": f"{signing_input}.{_b64url(signature)}",
+            },
+        )
+    except httpx.HTTPError as exc:
+        raise ConnectorError(f"Google token endpoint unreachable: {exc}", retryable=True) from None
+    if response.status_code in (400, 401, 403):
+        raise AuthError(f"Google refused the service account (HTTP {response.status_code}).")
+    if not response.is_success:
+        raise ConnectorError(f"Google token endpoint HTTP {response.status_code}.", retryable=True)
+    body = response.json()
+    token, expires_in = body["access_token"], float(body.get("expires_in", 3600))
+    with _token_lock:
+        _token_cache[path] = (token, time.time() + expires_in)
+    return token
+
+
+# --- demo: a living calendar ------------------------------------------------------------------
+_DEMO_EVENTS = (
+    "Sponsor kick-off call",
+    "Booth walkthrough",
+    "Logo approval deadline",
+    "Quarterly business review",
+    "Partner dinner",
+    "Keynote rehearsal",
+    "Contract renewal meeting",
+    "Post-event debrief",
+)
+_DEMO_PAGE = 4
+
+
+def _demo_events(calendar: str) -> list[dict[str, Any]]:
+    rng = random.Random(f"gcal:{calendar}")
+    today = dt.date.today()
+    bucket = int(dt.datetime.now(dt.UTC).timestamp() // 600)
+    events = []
+    for index in range(rng.randint(4, 8)):
+        day = today + dt.timedelta(days=rng.randint(-7, 28) if index else bucket % 3)
+        start: dict[str, str]
+        if rng.random() < 0.3:
+            start = {"date": day.isoformat()}
+        else:
+            start = {"dateTime": f"{day.isoformat()}T{rng.randint(8, 17):02d}:00:00Z", "timeZone": "UTC"}
+        event_id = f"demo{zlib.crc32(calendar.encode()):010d}{index:03d}"
+        events.append(
+            {
+                "kind": "calendar#event",
+                "etag": f'"{bucket}{index}"',
+                "id": event_id,
+                "status": rng.choice(("confirmed", "confirmed", "tentative")),
+                "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+                "summary": rng.choice(_DEMO_EVENTS),
+                "description": "Demo event from the built-in Google Calendar simulator.",
+                "updated": "2024-01-01T00:00:00.000Z",
+                "start": start,
+                "end": start,
+            }
+        )
+    return events
+
+
+def _simulate(request: httpx.Request) -> httpx.Response:
+    parts = request.url.path.split("/")
+    if len(parts) < 3 or parts[-1] != "events" or parts[-3] != "calendars":
+        return httpx.Response(404, json={"error": {"code": 404, "message": "Not Found"}})
+    calendar = parts[-2]
+    events = _demo_events(calendar)
+    sync_token = f"demo-sync-{int(time.time())}"
+    if request.url.params.get("syncToken"):
+        # Incremental: the one event that moves is always reported as changed.
+        body = {"kind": "calendar#events", "items": events[:1], "nextSyncToken": sync_token}
+        return httpx.Response(200, json=body)
+    offset = int(request.url.params.get("pageToken", "0") or 0)
+    chunk = events[offset : offset + _DEMO_PAGE]
+    body: dict[str, Any] = {"kind": "calendar#events", "summary": calendar, "items": chunk}
+    if offset + _DEMO_PAGE < len(events):
+        body["nextPageToken"] = str(offset + _DEMO_PAGE)
+    else:
+        body["nextSyncToken"] = sync_token
+    return httpx.Response(200, json=body)

@@ -1,0 +1,162 @@
+"""Sync bookkeeping shared by every sync in the product: one SyncRun per run, its per-record
+errors and conflicts, and the incremental state of each (connector, scope)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Per-record errors and conflicts kept per run; the counts go on past it.
+MAX_RECORD_ERRORS = 500
+
+
+class SyncRunQuerySet(models.QuerySet["SyncRun"]):
+    def running(self) -> SyncRunQuerySet:
+        return self.filter(status=SyncRun.Status.RUNNING)
+
+    def finished(self) -> SyncRunQuerySet:
+        return self.exclude(status=SyncRun.Status.RUNNING)
+
+
+class SyncRun(models.Model):
+    """One pull or sync run of one connector over one scope (e.g. a sponsor's Asana project)."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    connector = models.CharField(max_length=40, db_index=True)
+    scope = models.CharField(max_length=200, blank=True, help_text='What was synced, e.g. "sponsor:12".')
+    sponsor = models.ForeignKey(
+        "sponsors.Sponsor", null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs"
+    )
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0, help_text="Pages fetched so far.")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # None while the run waits in the queue; then refreshed after every page, so a run whose
+    # worker died can be told from one that is still working.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the run failed (or stopped early).")
+    details = models.JSONField(default=dict, blank=True, help_text="Mode (full/incremental), API usage, …")
+
+    objects = SyncRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # Two runs of the same sync never run at once: at most one "running" row per scope.
+            models.UniqueConstraint(
+                fields=["connector", "scope"], condition=Q(status="running"), name="syncrun_one_running_per_scope"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connector", "-started_at"], name="syncrun_connector_started_idx"),
+            models.Index(fields=["sponsor", "-started_at"], name="syncrun_sponsor_started_idx"),
+            models.Index(fields=["status", "-started_at"], name="syncrun_status_started_idx"),
+            models.Index(fields=["scope", "connector", "-started_at"], name="syncrun_scope_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector} {self.scope} #{self.pk} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING
+
+    @property
+    def connector_label(self) -> str:
+        from integrations.connectors import CONNECTORS, get_connector_class
+
+        return get_connector_class(self.connector).label if self.connector in CONNECTORS else self.connector
+
+    @property
+    def is_queued(self) -> bool:
+        return self.is_running and self.heartbeat_at is None
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long it ran (so far, while running); None for a run still waiting in the queue."""
+        if self.finished_at is not None:
+            return self.finished_at - self.started_at
+        if self.is_running:
+            return timezone.now() - self.started_at
+        return None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        duration = self.duration
+        return None if duration is None else round(duration.total_seconds(), 3)
+
+
+class SyncRecordError(models.Model):
+    """A record that failed on its own (the run goes on), or a conflict resolved by the rule."""
+
+    class Kind(models.TextChoices):
+        ERROR = "error", "Error"
+        CONFLICT = "conflict", "Conflict"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="record_errors")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ERROR)
+    external_id = models.CharField(max_length=255, blank=True)
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True, help_text="The record as received, or the conflict.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "kind"], name="syncrecorderror_run_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id}: {self.message[:60]}"
+
+
+class ConnectorState(models.Model):
+    """Incremental state and health of one connector over one scope."""
+
+    connector = models.CharField(max_length=40)
+    scope = models.CharField(max_length=200, blank=True)
+    cursor = models.TextField(blank=True, help_text="Sync token / cursor, moved only after its data committed.")
+    cursor_target = models.CharField(
+        max_length=255, blank=True, help_text="The platform object the cursor belongs to (e.g. a calendar id)."
+    )
+    needs_reauth = models.BooleanField(default=False, help_text="The platform refused the credentials (401).")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["connector", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "scope"], name="connectorstate_connector_scope_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector} {self.scope or '(all)'}"
+
+    @property
+    def is_failing(self) -> bool:
+        return self.last_error_at is not None and (
+            self.last_success_at is None or self.last_error_at > self.last_success_at
+        )

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from integrations import views
+
+urlpatterns = [
+    path("sync/", views.sync_center, name="sync_center"),
+    path("sync/live/", views.sync_center_live, name="sync_center_live"),
+    path("sync/runs/<int:run_id>/", views.sync_run_detail, name="sync_run_detail"),
+    path("sync/scheduler/pause/", views.scheduler_pause, name="sync_scheduler_pause"),
+    path("sync/scheduler/resume/", views.scheduler_resume, name="sync_scheduler_resume"),
+    path("sync/scheduler/run-now/", views.scheduler_run_now, name="sync_scheduler_run_now"),
+]
