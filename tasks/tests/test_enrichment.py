@@ -253,7 +253,7 @@ def test_api_enrich_errors(api: Any, upstream: HTTPServer, setup: Any, status: i
 
 def test_api_enrich_unknown_task_and_no_reference(api: Any, anon_api: Any) -> None:
     assert api.post("/api/v1/tasks/00000000-0000-0000-0000-000000000000/enrich").json()["error_code"] == "NOT_FOUND"
-    assert api.post("/api/v1/tasks/not-a-uuid/enrich").status_code == 422
+    assert api.post("/api/v1/tasks/not-a-uuid/enrich").json()["error_code"] == "NOT_FOUND"
     task = TaskFactory(external_ref="")
     response = api.post(f"/api/v1/tasks/{task.pk}/enrich")
     assert response.status_code == 409 and response.json()["error_code"] == "NO_EXTERNAL_REF"

@@ -25,6 +25,15 @@ SPONSORS = [
     ("Lumen Energy", "marketing@lumen.example"),
     ("Orchard Health", "alliances@orchard.example"),
 ]
+DEMO_MAPPINGS = [
+    {
+        "salesforce_account_id": "001DEMO00000000001",
+        "asana_project_gid": "1200000000000001",
+        "google_calendar_id": "northwind@group.calendar.google.com",
+    },
+    {"salesforce_account_id": "001DEMO00000000002", "asana_project_gid": "1200000000000002"},
+    {"google_calendar_id": "summit-events@group.calendar.google.com"},
+]
 LEADS = [
     ("lead-1", "Avery Chen", "avery@acme.example", Lead.Status.NEW, "webinar"),
     ("lead-2", "Jordan Patel", "jordan@globex.example", Lead.Status.CONTACTED, "referral"),
@@ -68,6 +77,12 @@ class Command(BaseCommand):
         sponsors = [
             Sponsor.objects.get_or_create(name=name, defaults={"contact_email": email})[0] for name, email in SPONSORS
         ]
+        # The first sponsors are mapped to the platforms' demo simulators, so the scheduled pull
+        # fills the task list on a fresh install; a mapping someone has set is left alone.
+        for sponsor, mapping in zip(sponsors, DEMO_MAPPINGS, strict=False):
+            blank = {field: value for field, value in mapping.items() if not getattr(sponsor, field)}
+            if blank:
+                Sponsor.objects.filter(pk=sponsor.pk).update(**blank)
         leads = [
             Lead.objects.get_or_create(
                 sheet_id=sheet_id, defaults={"name": name, "email": email, "status": status, "source": source}
