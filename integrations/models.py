@@ -84,9 +84,12 @@ class SyncRun(models.Model):
 
     @property
     def connector_label(self) -> str:
-        from integrations.connectors import CONNECTORS, get_connector_class
+        from integrations.connectors import UnknownConnector, any_connector_class
 
-        return get_connector_class(self.connector).label if self.connector in CONNECTORS else self.connector
+        try:
+            return any_connector_class(self.connector).label
+        except UnknownConnector:
+            return self.connector
 
     @property
     def is_queued(self) -> bool:

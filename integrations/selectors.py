@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet
 
-from integrations.connectors import CONNECTORS, get_connector_class
+from integrations.connectors import CONNECTORS, all_connector_paths, any_connector_class
 from integrations.models import ConnectorState, SyncRecordError, SyncRun
 
 
@@ -123,8 +123,8 @@ def connector_health() -> list[ConnectorHealth]:
     for run in SyncRun.objects.running().select_related("sponsor").order_by("started_at"):
         running.setdefault(run.connector, []).append(run)
     out = []
-    for key in CONNECTORS:
-        cls = get_connector_class(key)
+    for key in all_connector_paths():
+        cls = any_connector_class(key)
         row = rows.get(key, {})
         health = ConnectorHealth(
             key=key,

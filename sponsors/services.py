@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from accounts.actor import ORIGIN_SYNC, Actor
 from accounts.services import audit_record
@@ -26,7 +28,8 @@ from integrations.services import (
 )
 from sponsors.models import PULL_SOURCES, SOURCE_FIELDS, Sponsor
 from sponsors.pull import TaskPuller
-from tasks.models import Task
+from tasks.models import Notification, Task
+from tasks.notifications import notification_send
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +237,8 @@ def _pull(
     run = log.finish(error=error, details=details)
     state_kwargs: dict[str, Any] = {"cursor": next_cursor, "cursor_target": target} if conn.supports_cursor else {}
     connector_state_after_run(run=run, needs_reauth=needs_reauth, details=conn.details, **state_kwargs)
+    if run.status == SyncRun.Status.FAILED and not (state is not None and state.is_failing):
+        _notify_failure(run=run, sponsor=sponsor, label=conn.label, needs_reauth=needs_reauth)
     if run.created or run.updated or run.removed or run.status == SyncRun.Status.FAILED:
         audit_record(
             actor=actor,
@@ -247,6 +252,24 @@ def _pull(
             },
         )
     return run
+
+
+def _notify_failure(*, run: SyncRun, sponsor: Sponsor, label: str, needs_reauth: bool) -> None:
+    """Tell the staff when a sponsor's pull starts failing (once per failing streak: the next
+    failures of the same pull stay quiet until it has succeeded again)."""
+    what = "needs new credentials" if needs_reauth else "failed"
+    message = f"{label} pull for {sponsor.name} {what}: {run.error}"[:500]
+    url = reverse("sync_run_detail", args=[run.pk])
+    for user in get_user_model().objects.filter(is_staff=True, is_active=True):
+        notification_send(
+            recipient=user,
+            kind=Notification.Kind.SYNC_FAILED,
+            message=message,
+            dedupe_key=f"sync-failed:{run.connector}:{run.scope}:{run.pk}",
+            obj=sponsor,
+            url=url,
+            payload={"run_id": run.pk, "connector": run.connector, "sponsor_id": sponsor.pk},
+        )
 
 
 def sponsor_sync_request(

@@ -11,11 +11,13 @@ from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
 from accounts.api_auth import ApiKeyAuth, SessionCsrfAuth
+from campaigns.api import router as campaigns_router
 from integrations.api import router as integrations_router
 from sponsors.api import router as sponsors_router
 from tasks.api import router as tasks_router
 from tasks.api_enrichment import router as enrichment_router
 from tasks.api_notifications import router as notifications_router
+from tracker_project.api_docs import docs_access
 from tracker_project.api_errors import BodyNotJson, install_error_handlers
 from tracker_project.health import health_report
 
@@ -45,6 +47,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    docs_decorator=docs_access,
     parser=JsonBodyParser(),
 )
 install_error_handlers(api)
@@ -68,3 +71,4 @@ api.add_router("/", notifications_router)
 api.add_router("/", enrichment_router)
 api.add_router("/", sponsors_router)
 api.add_router("/", integrations_router)
+api.add_router("/", campaigns_router)

@@ -265,6 +265,23 @@ SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=30)
 SYNC_QUIET_RUN_RETENTION_HOURS = env.int("SYNC_QUIET_RUN_RETENTION_HOURS", default=24)
 SYNC_JOBS_INLINE = env.bool("SYNC_JOBS_INLINE", default=False)
 
+# --- Ad platforms (campaign metrics; demo simulators while credentials are empty) ---------
+META_GRAPH_BASE_URL = env.str("META_GRAPH_BASE_URL", default="https://graph.facebook.com/v21.0")
+META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
+META_AD_ACCOUNT_ID = env.str("META_AD_ACCOUNT_ID", default="")
+GOOGLE_ADS_BASE_URL = env.str("GOOGLE_ADS_BASE_URL", default="https://googleads.googleapis.com")
+GOOGLE_ADS_API_VERSION = env.str("GOOGLE_ADS_API_VERSION", default="v21")
+GOOGLE_ADS_CUSTOMER_ID = env.str("GOOGLE_ADS_CUSTOMER_ID", default="")
+GOOGLE_ADS_LOGIN_CUSTOMER_ID = env.str("GOOGLE_ADS_LOGIN_CUSTOMER_ID", default="")
+GOOGLE_ADS_DEVELOPER_TOKEN = env.str("GOOGLE_ADS_DEVELOPER_TOKEN", default="")
+GOOGLE_ADS_ACCESS_TOKEN = env.str("GOOGLE_ADS_ACCESS_TOKEN", default="")
+TIKTOK_BASE_URL = env.str("TIKTOK_BASE_URL", default="https://business-api.tiktok.com")
+TIKTOK_ACCESS_TOKEN = env.str("TIKTOK_ACCESS_TOKEN", default="")
+TIKTOK_ADVERTISER_ID = env.str("TIKTOK_ADVERTISER_ID", default="")
+TIKTOK_CURRENCY = env.str("TIKTOK_CURRENCY", default="USD")
+CAMPAIGN_LOOKBACK_DAYS = env.int("CAMPAIGN_LOOKBACK_DAYS", default=7)
+CAMPAIGN_REVISION_THRESHOLD = env.str("CAMPAIGN_REVISION_THRESHOLD", default="0.10")
+
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_USERNAME = env.str("DEMO_USERNAME", default="demo")
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="tracker-demo")

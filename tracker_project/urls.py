@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("sponsors.urls")),
     path("", include("integrations.urls")),
+    path("", include("campaigns.urls")),
     path("", include("tasks.urls")),
     path("", include("tasks.urls_notifications")),
 ]

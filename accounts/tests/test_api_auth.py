@@ -180,7 +180,16 @@ def test_logged_out_session_is_401(client: Client, user: Any) -> None:
 # --- docs ---------------------------------------------------------------------------------------
 
 
-def test_openapi_documents_the_api_key_header_for_the_authorize_button(client: Client) -> None:
+def test_schema_and_docs_need_a_session_or_an_api_key(client: Client, api_key: Any) -> None:
+    assert_error(client.get("/api/v1/openapi.json"), 401, "UNAUTHORIZED")
+    assert_error(client.get("/api/v1/openapi.json", HTTP_X_API_KEY="trk_not-a-key"), 401, "UNAUTHORIZED")
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert client.get("/api/v1/openapi.json", HTTP_X_API_KEY=api_key).status_code == 200
+
+
+def test_openapi_documents_the_api_key_header_for_the_authorize_button(client: Client, user: Any) -> None:
+    client.force_login(user)
     schema = client.get("/api/v1/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
     assert {"type": "apiKey", "in": "header", "name": "X-API-Key"} in schemes.values()
@@ -190,7 +199,8 @@ def test_openapi_documents_the_api_key_header_for_the_authorize_button(client: C
     assert "security" not in schema["paths"]["/api/v1/health"]["get"]
 
 
-def test_docs_page_renders_swagger(client: Client) -> None:
+def test_docs_page_renders_swagger(client: Client, user: Any) -> None:
+    client.force_login(user)
     response = client.get("/api/v1/docs")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()

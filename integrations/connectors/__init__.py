@@ -35,3 +35,23 @@ def get_connector(key: str, **options: Any) -> Connector:
 
 def connector_keys() -> list[str]:
     return list(CONNECTORS)
+
+
+# The other syncs' connectors (they are not task sources), for the sync centre and run labels.
+OTHER_CONNECTORS: dict[str, str] = {}
+
+
+def all_connector_paths() -> dict[str, str]:
+    """Every connector of every sync: the task sources, the ad platforms, then the others."""
+    from integrations.connectors.metrics import METRICS_CONNECTORS
+
+    return {**CONNECTORS, **METRICS_CONNECTORS, **OTHER_CONNECTORS}
+
+
+def any_connector_class(key: str) -> type[Any]:
+    """The class of any sync's connector (all share key, label, credential_settings and
+    is_configured()). Raises UnknownConnector."""
+    try:
+        return import_string(all_connector_paths()[key])
+    except KeyError:
+        raise UnknownConnector(key) from None

@@ -430,3 +430,28 @@ def test_a_duplicate_key_in_the_bulk_insert_is_an_integrity_error_and_rolls_back
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_task_rows([{**row, "id": uuid.uuid4(), "position": 2}])
     assert list(Task.objects.values_list("external_id", "position", "priority", "notes")) == [("1", 1, "medium", "")]
+
+
+def test_a_failing_pull_notifies_the_staff_once_per_failing_streak(live_salesforce, sleeps, staff_user, user):
+    from tasks.models import Notification
+
+    sponsor = SponsorFactory(name="Acme")
+    expired = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    live_salesforce.expect_request(SF_QUERY_PATH).respond_with_json(expired, status=401)
+    first = pull(sponsor, sleeps=sleeps)
+    live_salesforce.expect_request(SF_QUERY_PATH).respond_with_json(expired, status=401)
+    assert pull(sponsor, sleeps=sleeps).status == "failed"
+
+    sent = Notification.objects.filter(kind="sync_failed")
+    assert [n.recipient for n in sent] == [staff_user], "staff only, and not again while still failing"
+    note = sent.get()
+    assert "Salesforce pull for Acme needs new credentials" in note.message
+    assert note.url.endswith(f"/sync/runs/{first.pk}/")
+
+    live_salesforce.clear()
+    serve_salesforce(live_salesforce, [[sf_task(sf_id(1))]])
+    assert pull(sponsor).status == "succeeded"
+    live_salesforce.clear()
+    live_salesforce.expect_request(SF_QUERY_PATH).respond_with_json(expired, status=401)
+    pull(sponsor, sleeps=sleeps)
+    assert Notification.objects.filter(kind="sync_failed").count() == 2, "a new failing streak is told again"

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
+from campaigns.demo import seed_campaigns_demo
 from leads.models import Lead
 from sponsors.models import Sponsor
 from tasks.models import Task
@@ -114,5 +115,7 @@ class Command(BaseCommand):
                 created_by=user,
             )
             made += 1
+        # 90 days of campaign metrics through the real sync code (the platforms' simulators).
+        seed_campaigns_demo(stdout=self.stdout)
         self.stdout.write(f"Demo data ready: {made} new task(s), {Task.objects.count()} in all.")
         self.stdout.write(f"Sign in at http://127.0.0.1:8000 as {username} / {password}")
