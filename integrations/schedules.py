@@ -25,6 +25,8 @@ SCHEDULES: list[dict[str, Any]] = [
     {"name": "enrichment: retry pending", "func": "tasks.jobs.enrichment_retry", "schedule_type": "I", "minutes": 10},
     # Sponsor task pull (sponsors/jobs.py): queues one pull per active sponsor × mapped platform.
     {"name": "sponsors: pull tasks", "func": "sponsors.jobs.sponsor_pull_all", "schedule_type": "I", "minutes": 1},
+    # Lead sheet two-way sync (leads/jobs.py).
+    {"name": "leads: sheet sync", "func": "leads.jobs.lead_sync_scheduled", "schedule_type": "I", "minutes": 5},
     # Campaign metrics (campaigns/jobs.py): hourly at minute 0, one job per ad platform, then alerts.
     {
         "name": "campaigns: sync metrics",

@@ -265,6 +265,14 @@ SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=30)
 SYNC_QUIET_RUN_RETENTION_HOURS = env.int("SYNC_QUIET_RUN_RETENTION_HOURS", default=24)
 SYNC_JOBS_INLINE = env.bool("SYNC_JOBS_INLINE", default=False)
 
+# --- Leads: the Google Sheet, synced both ways (a built-in demo sheet while GOOGLE_SHEET_ID is unset)
+GOOGLE_SHEET_ID = env.str("GOOGLE_SHEET_ID", default="")
+GOOGLE_SHEET_WORKSHEET = env.str("GOOGLE_SHEET_WORKSHEET", default="Leads")
+GOOGLE_SHEETS_BASE_URL = env.str("GOOGLE_SHEETS_BASE_URL", default="https://sheets.googleapis.com")
+# A field changed on both sides since the last sync: "sheet" wins, "tracker" wins, or "review"
+# (held on both sides until a person picks one in the conflict inbox).
+LEADS_CONFLICT_RULE = env.str("LEADS_CONFLICT_RULE", default="review")
+
 # --- Ad platforms (campaign metrics; demo simulators while credentials are empty) ---------
 META_GRAPH_BASE_URL = env.str("META_GRAPH_BASE_URL", default="https://graph.facebook.com/v21.0")
 META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("sponsors.urls")),
     path("", include("integrations.urls")),
     path("", include("campaigns.urls")),
+    path("", include("leads.urls")),
     path("", include("tasks.urls")),
     path("", include("tasks.urls_notifications")),
 ]

@@ -38,7 +38,9 @@ def connector_keys() -> list[str]:
 
 
 # The other syncs' connectors (they are not task sources), for the sync centre and run labels.
-OTHER_CONNECTORS: dict[str, str] = {}
+OTHER_CONNECTORS: dict[str, str] = {
+    "google_sheets": "integrations.connectors.google_sheets.GoogleSheetsConnector",
+}
 
 
 def all_connector_paths() -> dict[str, str]:

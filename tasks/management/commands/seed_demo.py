@@ -14,7 +14,10 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from campaigns.demo import seed_campaigns_demo
+from integrations.connectors.google_sheets import GoogleSheetsConnector
+from integrations.models import SyncRun
 from leads.models import Lead
+from leads.services import lead_sheet_sync
 from sponsors.models import Sponsor
 from tasks.models import Task
 from tasks.services import task_create
@@ -34,12 +37,6 @@ DEMO_MAPPINGS = [
     },
     {"salesforce_account_id": "001DEMO00000000002", "asana_project_gid": "1200000000000002"},
     {"google_calendar_id": "summit-events@group.calendar.google.com"},
-]
-LEADS = [
-    ("lead-1", "Avery Chen", "avery@acme.example", Lead.Status.NEW, "webinar"),
-    ("lead-2", "Jordan Patel", "jordan@globex.example", Lead.Status.CONTACTED, "referral"),
-    ("lead-3", "Riley Santos", "riley@initech.example", Lead.Status.QUALIFIED, "trade show"),
-    ("lead-4", "Morgan Lee", "morgan@umbrella.example", Lead.Status.LOST, "cold outreach"),
 ]
 VERBS = ["Confirm", "Send", "Review", "Draft", "Schedule", "Follow up on", "Approve", "Prepare", "Renew", "Plan"]
 OBJECTS = [
@@ -84,12 +81,12 @@ class Command(BaseCommand):
             blank = {field: value for field, value in mapping.items() if not getattr(sponsor, field)}
             if blank:
                 Sponsor.objects.filter(pk=sponsor.pk).update(**blank)
-        leads = [
-            Lead.objects.get_or_create(
-                sheet_id=sheet_id, defaults={"name": name, "email": email, "status": status, "source": source}
-            )[0]
-            for sheet_id, name, email, status, source in LEADS
-        ]
+        # Leads come from the sheet: the built-in demo sheet, synced once (a real sheet, when
+        # GOOGLE_SHEET_ID is set, is left to the schedule).
+        if not GoogleSheetsConnector.is_configured():
+            run = lead_sheet_sync(trigger=SyncRun.Trigger.MANUAL, initial=True)
+            self.stdout.write(f"Demo lead sheet: {run.status} ({run.created} task(s) created)")
+        leads = list(Lead.objects.order_by("pk")[:4])
         actor = Actor.system_job("seed_demo")
         rng = random.Random(42)  # same demo data on every machine
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
@@ -110,7 +107,7 @@ class Command(BaseCommand):
                 priority=rng.choice(["low", "medium", "medium", "high"]),
                 due_at=due,
                 sponsor=sponsor,
-                lead=leads[i % len(leads)] if i % 9 == 0 else None,
+                lead=leads[i % len(leads)] if leads and i % 9 == 0 else None,
                 assignee=rng.choice([user, teammate, None]),
                 created_by=user,
             )

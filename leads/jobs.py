@@ -1,0 +1,20 @@
+"""django-q2 entry points for the lead sheet sync (thin: keys in, one service call each)."""
+
+from __future__ import annotations
+
+from integrations.models import SyncRun
+from leads import services
+
+
+def lead_sync_scheduled() -> str:
+    """The schedule (every 5 minutes): one incremental sync, unless one is already running."""
+    run = services.lead_sheet_sync(trigger=SyncRun.Trigger.SCHEDULE)
+    skip = getattr(run, "skip_reason", "")
+    return f"run {run.pk}: {'skipped, ' + skip if skip else run.status}"
+
+
+def lead_sync_one(trigger: str = SyncRun.Trigger.API, run_id: int | None = None, initial: bool = False) -> str:
+    """Perform the queued run `run_id` (from the API or the dashboard)."""
+    run = services.lead_sheet_sync(trigger=trigger, run_id=run_id, initial=bool(initial))
+    skip = getattr(run, "skip_reason", "")
+    return f"run {run.pk}: {'skipped, ' + skip if skip else run.status}"

@@ -1,0 +1,1 @@
+from leads.tests.sheets_fake import sheet, sheets_server  # noqa: F401
