@@ -147,7 +147,7 @@ class InsightsOut(Schema):
     insights: list[InsightOut]
 
 
-class SyncIn(Schema):
+class CampaignSyncIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     channels: list[ChannelT] | None = Field(None, max_length=4, description="Default: every channel.")
@@ -156,7 +156,7 @@ class SyncIn(Schema):
     )
 
 
-class SyncRunBriefOut(Schema):
+class CampaignSyncRunOut(Schema):
     id: int
     connector: str
     status: str
@@ -165,9 +165,9 @@ class SyncRunBriefOut(Schema):
     started_at: dt.datetime
 
 
-class SyncAcceptedOut(Schema):
+class CampaignSyncAcceptedOut(Schema):
     run_ids: list[int]
-    runs: list[SyncRunBriefOut]
+    runs: list[CampaignSyncRunOut]
 
 
 MetricT = Literal["roi", "cpc", "ctr", "conversion_rate", "cost", "revenue", "conversions", "clicks", "impressions"]
@@ -296,10 +296,10 @@ def campaigns_insights(request: HttpRequest, params: Query[RangeQuery]) -> dict[
 
 @router.post(
     "/campaigns/sync",
-    response={202: SyncAcceptedOut, **error_responses()},
+    response={202: CampaignSyncAcceptedOut, **error_responses()},
     summary="Sync campaign metrics now (queued; poll GET /sync/runs/{id})",
 )
-def sync_campaigns(request: HttpRequest, payload: SyncIn | None = None) -> Status[dict[str, Any]]:
+def sync_campaigns(request: HttpRequest, payload: CampaignSyncIn | None = None) -> Status[dict[str, Any]]:
     channels = list(dict.fromkeys(payload.channels)) if payload is not None and payload.channels else None
     days = payload.days if payload is not None else None
     runs = services.campaign_sync_request(

@@ -82,7 +82,7 @@ class LeadIn(Schema):
     sheet_id: Annotated[SafeText, Field(max_length=100)] | None = Field(None, description='Default: the next "lead-N".')
 
 
-class SyncIn(Schema):
+class LeadSyncIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     initial: JsonBool = Field(False, description="Create a task for every lead without one.")
@@ -121,7 +121,7 @@ class PlanOut(Schema):
     bad_rows: list[BadRowOut]
 
 
-class SyncAcceptedOut(Schema):
+class LeadSyncAcceptedOut(Schema):
     run_id: int
     status: str
     queued: bool
@@ -230,12 +230,12 @@ def _validation(exc: DjangoValidationError) -> ApiError:
 
 @router.post(
     "/leads/sync",
-    response={200: PlanOut, 202: SyncAcceptedOut, **error_responses(409, 502)},
+    response={200: PlanOut, 202: LeadSyncAcceptedOut, **error_responses(409, 502)},
     summary="Sync the lead sheet now (queued; 202 with the run id), or its dry run (200 with the plan)",
     by_alias=True,
 )
-def sync_leads(request: HttpRequest, payload: SyncIn | None = None) -> Status[dict[str, Any]]:
-    payload = payload or SyncIn()
+def sync_leads(request: HttpRequest, payload: LeadSyncIn | None = None) -> Status[dict[str, Any]]:
+    payload = payload or LeadSyncIn()
     if payload.dry_run:
         try:
             plan = services.lead_sheet_preview(initial=payload.initial)

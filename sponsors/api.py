@@ -170,13 +170,13 @@ class SponsorTaskQuery(Schema):
     include_removed: bool = Field(False, description="Also list tasks whose record vanished upstream.")
 
 
-class SyncIn(Schema):
+class SponsorSyncIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[SourceT] | None = Field(None, max_length=3, description="Default: every mapped platform.")
 
 
-class SyncRunBriefOut(Schema):
+class SponsorSyncRunOut(Schema):
     id: int
     connector: str
     status: str
@@ -185,9 +185,9 @@ class SyncRunBriefOut(Schema):
     started_at: dt.datetime
 
 
-class SyncAcceptedOut(Schema):
+class SponsorSyncAcceptedOut(Schema):
     run_ids: list[int]
-    runs: list[SyncRunBriefOut]
+    runs: list[SponsorSyncRunOut]
 
 
 def sponsor_out(sponsor: Sponsor) -> dict[str, Any]:
@@ -320,10 +320,12 @@ def _run_brief(run: SyncRun) -> dict[str, Any]:
 
 @router.post(
     "/sponsors/{sponsor_id}/sync",
-    response={202: SyncAcceptedOut, **error_responses(404, 409)},
+    response={202: SponsorSyncAcceptedOut, **error_responses(404, 409)},
     summary="Pull the sponsor's tasks now (queued; poll GET /sync/runs/{id})",
 )
-def sync_sponsor(request: HttpRequest, sponsor_id: DbId, payload: SyncIn | None = None) -> Status[dict[str, Any]]:
+def sync_sponsor(
+    request: HttpRequest, sponsor_id: DbId, payload: SponsorSyncIn | None = None
+) -> Status[dict[str, Any]]:
     sponsor = _get(sponsor_id)
     sources = payload.sources if payload is not None else None
     if sources:
