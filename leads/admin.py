@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.utils import timezone
 
 from accounts.admin_mixins import AuditedAdmin
 from leads.models import Lead, LeadConflict
@@ -12,7 +15,11 @@ class LeadAdmin(AuditedAdmin):
     list_filter = ("status", "source")
     search_fields = ("sheet_id", "name", "email")
     raw_id_fields = ("task",)
-    readonly_fields = ("sync_baseline", "synced_at", "sheet_row", "sync_error")
+    readonly_fields = ("sync_baseline", "synced_at", "sheet_row", "sync_error", "updated_at")
+
+    def save_model(self, request: Any, obj: Lead, form: Any, change: bool) -> None:
+        obj.updated_at = timezone.now()  # not auto_now: the sync sets it only for real edits
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(LeadConflict)
