@@ -12,6 +12,9 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Tracker administration"
 admin.site.site_title = "Tracker admin"
 
+# A database outage answers 503 "try again" instead of the generic error page.
+handler500 = "tracker_project.views.server_error"
+
 urlpatterns = [
     path("health", views.health, name="health"),
     path("api/v1/", api.urls),

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# The fake Salesforce (pytest-httpserver on 127.0.0.1) the sync centre test pulls from.
+from integrations.tests.fakes import live_salesforce, platform, platform_server  # noqa: F401
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [

@@ -1,0 +1,689 @@
+"""Fault runs: the django-q2 cluster killed in the middle of a sponsor pull, and PostgreSQL
+restarted while API requests are in flight. Each checks the data and the service afterwards.
+
+    python bench/faults.py [qcluster|postgres|all] [--short]
+
+qcluster  A local fake Salesforce serves --records tasks in pages of --page-size, each page
+          after --page-delay seconds. The database `tracker_load_faults` is made with production
+          settings and the embedded defaults (ORM broker, database cache). A sponsor is mapped to
+          the fake account; `manage.py qcluster` runs; the pull is queued the way the schedule
+          does it (`sponsors.jobs.sponsor_pull_all`). When the run has committed --kill-after
+          pages, the whole cluster is killed with SIGKILL. Checks: the dead run is still marked
+          running and part of the tasks are in; the cluster is started again and the pull queued
+          again; the dead run is then marked failed ("Abandoned…") and replaced by a new run that
+          succeeds; the sponsor's tasks are exactly the upstream set (no duplicate, no gap), and
+          equal, field by field, what one clean pull into an empty table gives.
+
+postgres  A private PostgreSQL (initdb + pg_ctl, run as the `postgres` user when this runs as
+          root; its own port and socket in a temp dir; the machine's shared server is never
+          touched) backs gunicorn (sync workers, production settings, Redis cache when it
+          answers). Clients create, read and list tasks without pause; after --before seconds
+          PostgreSQL is stopped with `pg_ctl stop -m fast`, left down --outage seconds and
+          started again (--outage 0: one `pg_ctl restart -m fast`). Checks: no request hangs
+          (all answer within --hang seconds); every error is JSON with the error envelope (no
+          HTML page, no traceback) and a 503 with Retry-After; the API answers 200 again within
+          --recover seconds of PostgreSQL being back, with no manual step, and every request
+          after that plus a short grace answers without a 5xx; /health says 503 while the
+          database is down and 200 after; every acknowledged create is in the database.
+
+Exit status: 0 every check passed, 1 a check failed (each is listed), 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import http.server
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import (
+    PYTHON,
+    REPO,
+    BenchError,
+    create_api_key,
+    django_setup,
+    free_port,
+    gunicorn,
+    manage,
+    production_env,
+    reset_database,
+    say,
+)
+from sponsor_pull import API_VERSION, QUERY_PATH, account_id, render_pages
+
+QCLUSTER_DB = "tracker_load_faults"
+PG_DB = "tracker_load_pgfault"
+REDIS_URL = "redis://127.0.0.1:6379/5"
+
+
+class Failures:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def check(self, ok: bool, message: str) -> bool:
+        say(f"  {'ok  ' if ok else 'FAIL'} {message}")
+        if not ok:
+            self.items.append(message)
+        return ok
+
+
+# --- qcluster killed in the middle of a pull ----------------------------------------------------
+def start_fake_salesforce(records: int, page_size: int, delay: float) -> tuple[http.server.ThreadingHTTPServer, str]:
+    pages = render_pages(records, page_size)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            if path == QUERY_PATH:
+                found = re.search(r"AccountId\+?%3D\+?%27(\w+)%27|AccountId = '(\w+)'", query)
+                body = pages.get(f"{(found[1] or found[2]) if found else ''}:first")
+            else:
+                body = pages.get(path)
+            if self.headers.get("Authorization") != "Bearer bench-token":
+                body, status = b'[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]', 401
+            elif body is None:
+                body, status = b'[{"message":"not found","errorCode":"NOT_FOUND"}]', 404
+            else:
+                status = 200
+                time.sleep(delay)  # a slow platform: the pull takes long enough to be killed
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client was killed mid-request: that is the point
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def upstream_ids(records: int) -> set[str]:
+    return {f"00T{records:06d}{n:09d}" for n in range(records)}
+
+
+class Cluster:
+    """`manage.py qcluster` in its own session, so it can be killed whole."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [PYTHON, "manage.py", "qcluster"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL to the whole cluster (sentinel, pusher, workers, monitor): nothing gets to
+        clean up, as when a machine or container dies."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.kill()
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def task_fingerprint(sponsor_id: int) -> dict[str, tuple[Any, ...]]:
+    from tasks.models import Task
+
+    rows = Task.objects.filter(sponsor_id=sponsor_id).values_list(
+        "external_id", "title", "description", "status", "priority", "due_at", "external_url", "source", "removed_at"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def run_qcluster(args: argparse.Namespace, failures: Failures) -> None:
+    say(f"\n== qcluster killed in the middle of a pull ({args.records:,} records, {args.page_size} per page)")
+    server, base_url = start_fake_salesforce(args.records, args.page_size, args.page_delay)
+    cluster: Cluster | None = None
+    try:
+        reset_database(QCLUSTER_DB)
+        env = production_env(db_name=QCLUSTER_DB, redis_url="")
+        env.pop("REDIS_URL", None)  # the embedded default: ORM broker, database cache
+        env.update(
+            SECRET_KEY=secrets.token_urlsafe(50),
+            SALESFORCE_INSTANCE_URL=base_url,
+            SALESFORCE_ACCESS_TOKEN="bench-token",
+            SALESFORCE_API_VERSION=API_VERSION,
+            Q_WORKERS="2",
+        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "createcachetable")
+        django_setup(env)
+        from django.db import connection
+
+        from integrations.models import SyncRun
+        from integrations.services import ABANDONED, connector_state_reset
+        from sponsors.jobs import sponsor_pull_all
+        from sponsors.models import Sponsor
+        from sponsors.services import sponsor_sync
+        from tasks.models import Task
+
+        sponsor = Sponsor.objects.create(name="Fault sponsor", salesforce_account_id=account_id(args.records))
+        runs = SyncRun.objects.filter(sponsor_id=sponsor.pk, connector="salesforce")
+        log_path = Path(tempfile.gettempdir()) / f"tracker_load_faults_qcluster_{os.getpid()}.log"
+        cluster = Cluster(env, log_path)
+        cluster.start()
+        queued = sponsor_pull_all(trigger=SyncRun.Trigger.SCHEDULE)
+        failures.check(queued == 1, f"the scheduled pull queued one job (queued {queued})")
+
+        def far_enough() -> SyncRun | None:
+            run = runs.order_by("-pk").first()
+            return run if run is not None and run.is_running and run.pages >= args.kill_after else None
+
+        dead = wait_for(far_enough, 120, f"the cluster to commit {args.kill_after} pages")
+        cluster.kill()
+        killed_at = time.monotonic()
+        dead.refresh_from_db()
+        partial = Task.objects.filter(sponsor=sponsor).count()
+        say(f"  killed the cluster at page {dead.pages} of run #{dead.pk}: {partial:,} tasks in so far")
+        failures.check(dead.status == SyncRun.Status.RUNNING, "the killed run is left marked running")
+        failures.check(0 < partial < args.records, f"part of the pull was committed ({partial:,} of {args.records:,})")
+
+        cluster.start()
+        # The schedule runs the pull every minute; here it is called every second. The dead
+        # worker's PostgreSQL session (holding the run's advisory lock) may take a moment to
+        # end after the kill: until then the run still counts as live and is left alone.
+        queued = 0
+        while not queued and time.monotonic() - killed_at < args.takeover:
+            queued = sponsor_pull_all(trigger=SyncRun.Trigger.SCHEDULE)
+            if not queued:
+                time.sleep(1)
+        dead.refresh_from_db()
+        failures.check(
+            queued == 1,
+            f"a scheduled pull queued a new job {time.monotonic() - killed_at:.1f} s after the kill "
+            f"(limit {args.takeover:g} s; queued {queued})",
+        )
+        failures.check(
+            dead.status == SyncRun.Status.FAILED and dead.error == ABANDONED and dead.finished_at is not None,
+            f"the dead run is marked failed as abandoned ({dead.status}: {dead.error[:60]!r})",
+        )
+        if queued != 1:
+            return  # nothing will run again: the checks below would only wait
+        final = wait_for(
+            lambda: runs.exclude(pk=dead.pk).exclude(status=SyncRun.Status.RUNNING).order_by("-pk").first(),
+            120 + args.records / args.page_size * args.page_delay * 2,
+            "the restarted cluster to finish the new run",
+        )
+        say(
+            f"  run #{final.pk}: {final.status}, {final.fetched:,} fetched, {final.created:,} created, "
+            f"{final.unchanged:,} unchanged, {final.failed} failed"
+        )
+        failures.check(
+            final.status == SyncRun.Status.SUCCEEDED, f"the new run succeeded ({final.status} {final.error})"
+        )
+        failures.check(
+            final.fetched == args.records and final.created + final.unchanged == args.records and final.updated == 0,
+            "the new run fetched every record and created exactly the missing ones",
+        )
+        failures.check(not runs.filter(status=SyncRun.Status.RUNNING).exists(), "no run is left running")
+
+        got = list(Task.objects.filter(sponsor=sponsor).values_list("external_id", flat=True))
+        want = upstream_ids(args.records)
+        failures.check(len(got) == len(set(got)), f"no duplicate task ({len(got) - len(set(got))} duplicates)")
+        failures.check(
+            set(got) == want,
+            f"the tasks are the upstream set ({len(want - set(got))} missing, {len(set(got) - want)} extra)",
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tasks_task GROUP BY status, position HAVING COUNT(*) > 1) d"
+            )
+            failures.check(cursor.fetchone()[0] == 0, "positions are unique per column")
+
+        after_fault = task_fingerprint(sponsor.pk)
+        cluster.stop()
+        cluster = None
+        Task.objects.filter(sponsor=sponsor).delete()
+        connector_state_reset(connector="salesforce", scope=sponsor.sync_scope)
+        clean = sponsor_sync(sponsor=sponsor, source="salesforce", trigger=SyncRun.Trigger.MANUAL)
+        failures.check(clean.status == SyncRun.Status.SUCCEEDED, f"a clean pull into an empty table ({clean.status})")
+        clean_rows = task_fingerprint(sponsor.pk)
+        differing = [key for key in clean_rows if after_fault.get(key) != clean_rows[key]]
+        failures.check(
+            not differing and set(clean_rows) == set(after_fault),
+            f"the data equals one clean pull, field by field ({len(differing)} tasks differ)",
+        )
+        connection.close()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        server.shutdown()
+
+
+# --- PostgreSQL restarted under load ------------------------------------------------------------
+def pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    path = found[-1] if found else shutil.which(name)
+    if not path:
+        raise BenchError(f"{name} not found (install Debian's postgresql package)")
+    return path
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on its own port, socket and data directory."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="tracker_load_pg_"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = free_port()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        self.started = False
+
+    def _run(self, *cmd: str, timeout: float = 120) -> None:
+        proc = subprocess.run([*self.as_postgres, *cmd], capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise BenchError(f"{Path(cmd[0]).name} {cmd[1]} failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+
+    def init(self) -> None:
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.root.chmod(0o700)
+        self._run(pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self.ctl("start")
+        self.started = True
+
+    def ctl(self, action: str, *extra: str) -> None:
+        self._run(pg_bin("pg_ctl"), action, "-D", str(self.data), "-l", str(self.log), "-w", "-o", self.options, *extra)
+
+    @property
+    def server_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def destroy(self) -> None:
+        if self.started:
+            try:
+                self._run(pg_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "immediate", "-w", timeout=60)
+            except (BenchError, subprocess.TimeoutExpired) as exc:
+                say(f"  (could not stop the private PostgreSQL: {exc})")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Outcome:
+    op: str
+    start: float
+    end: float
+    status: int  # 0: no answer
+    content_type: str = ""
+    body: str = ""
+    retry_after: str = ""
+    error: str = ""
+
+
+@dataclass
+class PgRun:
+    outcomes: list[Outcome] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def web_login(base: str, username: str, password: str) -> Any:
+    """An httpx client signed in through the real login form (session cookie)."""
+    import httpx
+
+    http = httpx.Client(base_url=base, timeout=10, follow_redirects=False)
+    page = http.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    if token is None:
+        raise BenchError("the login page has no CSRF token")
+    answer = http.post(
+        "/accounts/login/",
+        data={"login": username, "password": password, "csrfmiddlewaretoken": token[1]},
+        headers={"Referer": f"{base}/accounts/login/"},
+    )
+    if answer.status_code != 302:
+        raise BenchError(f"could not sign in to the dashboard: HTTP {answer.status_code}")
+    return http
+
+
+def web_client(http: Any, stop_at: float, run: PgRun) -> None:
+    """A person with the task list open, reloading it: what a dashboard page does in the outage."""
+    try:
+        while time.monotonic() < stop_at:
+            start = time.monotonic()
+            try:
+                response = http.get("/tasks/")
+            except Exception as exc:
+                outcome = Outcome("page", start, time.monotonic(), 0, error=f"{type(exc).__name__}: {exc}"[:200])
+            else:
+                outcome = Outcome(
+                    "page", start, time.monotonic(), response.status_code, response.headers.get("Content-Type", ""),
+                    response.text[:2000],
+                )  # fmt: skip
+            with run.lock:
+                run.outcomes.append(outcome)
+            time.sleep(0.2)
+    finally:
+        http.close()
+
+
+def pg_client(number: int, base: str, key: str, stop_at: float, hang: float, run: PgRun) -> None:
+    import httpx
+
+    rng = random.Random(number)
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=hang) as http:
+        while time.monotonic() < stop_at:
+            roll = rng.random()
+            with run.lock:
+                known = list(run.created)[-50:]
+            if number == 0 and roll < 0.3:
+                op, method, path, kwargs = "health", "GET", "/health", {}
+            elif roll < 0.4 or not known:
+                op, method, path = "create", "POST", "/api/v1/tasks"
+                kwargs = {"json": {"title": f"Outage task {number}-{secrets.token_hex(4)}"}}
+            elif roll < 0.7:
+                op, method, path, kwargs = "read", "GET", f"/api/v1/tasks/{rng.choice(known)}", {}
+            else:
+                op, method, path, kwargs = "list", "GET", "/api/v1/tasks", {"params": {"limit": 20}}
+            start = time.monotonic()
+            try:
+                response = http.request(method, path, **kwargs)
+            except Exception as exc:
+                outcome = Outcome(op, start, time.monotonic(), 0, error=f"{type(exc).__name__}: {exc}"[:200])
+            else:
+                outcome = Outcome(
+                    op,
+                    start,
+                    time.monotonic(),
+                    response.status_code,
+                    response.headers.get("Content-Type", ""),
+                    response.text[:300],
+                    response.headers.get("Retry-After", ""),
+                )
+                if op == "create" and response.status_code == 201:
+                    with run.lock:
+                        run.created.add(response.json()["id"])
+            with run.lock:
+                run.outcomes.append(outcome)
+            time.sleep(0.02)
+
+
+def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
+    mode = f"stopped for {args.outage:g} s" if args.outage else "pg_ctl restart -m fast"
+    say(f"\n== PostgreSQL {mode} under load ({args.clients} clients)")
+    pg = PrivatePostgres()
+    try:
+        pg.init()
+        say(f"  private PostgreSQL on 127.0.0.1:{pg.port}, data in {pg.data}")
+        import psycopg
+
+        with psycopg.connect(f"{pg.server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+        redis_up = _redis_answers()
+        env = production_env(db_name=PG_DB, redis_url=REDIS_URL if redis_up else "")
+        if not redis_up:
+            env.pop("REDIS_URL", None)
+        env.update(SECRET_KEY=secrets.token_urlsafe(50), DATABASE_URL=f"{pg.server_url}/{PG_DB}")
+        manage(env, "migrate", "--noinput")
+        manage(env, "createcachetable")
+        key = create_api_key(env, "faults")
+        password = secrets.token_urlsafe(16)
+        manage(
+            {**env, "DJANGO_SUPERUSER_PASSWORD": password},
+            "createsuperuser", "--noinput", "--username", "web", "--email", "web@example.com",
+        )  # fmt: skip
+        port = free_port()
+        with gunicorn(
+            "tracker_project.wsgi:application",
+            env=env,
+            workers=3,
+            port=port,
+            ready_path="/api/v1/tasks?limit=1",
+            headers={"X-API-Key": key},
+        ) as base:
+            run = PgRun()
+            t0 = time.monotonic()
+            stop_at = t0 + args.before + args.outage + args.after
+            threads = [
+                threading.Thread(target=pg_client, args=(n, base, key, stop_at, args.hang, run))
+                for n in range(args.clients)
+            ]
+            threads.append(threading.Thread(target=web_client, args=(web_login(base, "web", password), stop_at, run)))
+            for thread in threads:
+                thread.start()
+            time.sleep(args.before)
+            down_at = time.monotonic()
+            if args.outage:
+                pg.ctl("stop", "-m", "fast")
+                time.sleep(args.outage)
+                pg.ctl("start")
+            else:
+                pg.ctl("restart", "-m", "fast")
+            up_at = time.monotonic()
+            say(f"  PostgreSQL down at t={down_at - t0:.1f} s, accepting connections again at t={up_at - t0:.1f} s")
+            for thread in threads:
+                thread.join()
+            idle = _idle_restart(pg, base, key, workers=3)
+        _judge_postgres(args, failures, run, t0, down_at, up_at)
+        failures.check(
+            all(status == 200 for status in idle),
+            f"after a restart with no request in flight, every worker answers its next request ({Counter(idle)})",
+        )
+        with psycopg.connect(f"{pg.server_url}/{PG_DB}") as conn:
+            stored = {str(row[0]) for row in conn.execute("SELECT id FROM tasks_task")}
+        missing = run.created - stored
+        failures.check(
+            not missing,
+            f"every acknowledged create is stored ({len(run.created)} acknowledged, {len(missing)} missing)",
+        )
+    finally:
+        pg.destroy()
+
+
+def _idle_restart(pg: PrivatePostgres, base: str, key: str, *, workers: int) -> list[int]:
+    """Restart PostgreSQL while every worker is idle with an open (now dead) connection, then
+    send requests one at a time: each worker must notice and reconnect, not answer 503 (what
+    CONN_HEALTH_CHECKS is for; under load the failing requests themselves drop the connections)."""
+    import httpx
+
+    say("  idle restart: pg_ctl restart -m fast with no request in flight")
+    pg.ctl("restart", "-m", "fast")
+    statuses = []
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=10) as http:
+        for _ in range(workers * 4):
+            try:
+                statuses.append(
+                    http.get("/api/v1/tasks", params={"limit": 1}, headers={"Connection": "close"}).status_code
+                )
+            except httpx.HTTPError:
+                statuses.append(0)
+    return statuses
+
+
+def _judge_postgres(
+    args: argparse.Namespace, failures: Failures, run: PgRun, t0: float, down: float, up: float
+) -> None:
+    pages = [o for o in run.outcomes if o.op == "page"]
+    outcomes = sorted((o for o in run.outcomes if o.op != "page"), key=lambda o: o.start)
+    page_errors = [o for o in pages if o.status >= 500 or o.status == 0]
+    say(f"  dashboard page /tasks/ answers: {dict(sorted(Counter(o.status for o in pages).items()))}")
+    if page_errors:
+        sample = page_errors[0]
+        title = re.search(r"<title>(.*?)</title>", sample.body, re.S)
+        say(
+            f"  dashboard in the outage: HTTP {sample.status} {sample.content_type}, "
+            f"title {title[1].strip() if title else None!r}"
+        )
+    failures.check(len(pages) >= 10, f"the dashboard client kept loading pages ({len(pages)})")
+    failures.check(
+        not [o for o in page_errors if "Traceback" in o.body or "psycopg" in o.body or o.status == 0],
+        "dashboard pages fail cleanly in the outage (an error page, no traceback, no hang)",
+    )
+    not_503 = Counter(o.status for o in page_errors if o.status != 503 or "Temporarily unavailable" not in o.body)
+    failures.check(not not_503, f"dashboard outage errors are the 503 'try again' page ({dict(not_503)} others)")
+    failures.check(
+        not [o for o in pages if o.start > up + args.recover and o.status != 200],
+        "dashboard pages answer 200 again after recovery",
+    )
+    counts = Counter((o.op, o.status) for o in outcomes)
+    say("  answers: " + ", ".join(f"{op} {status or 'none'}×{n}" for (op, status), n in sorted(counts.items())))
+    errors = [o for o in outcomes if o.status >= 500 or o.status == 0]
+    if errors:
+        say(
+            f"  errors from t={errors[0].start - t0:.1f} s to t={errors[-1].end - t0:.1f} s; "
+            f"first: {errors[0].status} {errors[0].body[:160]!r}"
+        )
+    hangs = [o for o in outcomes if o.status == 0]
+    failures.check(
+        not hangs, f"no request hung or lost its connection ({len(hangs)}: {hangs[0].error if hangs else ''})"
+    )
+    slow = [o for o in outcomes if o.end - o.start > args.hang * 0.9]
+    slowest = max((o.end - o.start for o in outcomes), default=0.0)
+    failures.check(not slow, f"every request answered within {args.hang:g} s (slowest {slowest:.1f} s)")
+    not_json = [o for o in errors if o.status and not o.content_type.startswith("application/json")]
+    failures.check(
+        not not_json,
+        f"every 5xx is JSON ({len(not_json)} are not: {not_json[0].body[:120]!r})" if not_json else "every 5xx is JSON",
+    )
+    leaks = [o for o in errors if "Traceback" in o.body or "psycopg" in o.body or "OperationalError" in o.body]
+    failures.check(not leaks, f"no error leaks internals ({len(leaks)} do)")
+    enveloped = [o for o in errors if o.status and _envelope(o.body)]
+    failures.check(
+        len(enveloped) == len([o for o in errors if o.status]),
+        "every 5xx has the {detail, error_code} envelope (or /health's body)",
+    )
+    other_5xx = Counter(o.status for o in errors if o.status and o.status != 503)
+    failures.check(not other_5xx, f"every outage error is a 503 ({dict(other_5xx)} others)")
+    no_retry = [o for o in errors if o.status == 503 and o.op != "health" and not o.retry_after]
+    failures.check(not no_retry, f"API 503s carry Retry-After ({len(no_retry)} without)")
+    health_down = [o for o in outcomes if o.op == "health" and down < o.start and o.end < up]
+    if health_down:
+        failures.check(
+            all(o.status == 503 for o in health_down),
+            f"/health answers 503 while the database is down ({Counter(o.status for o in health_down)})",
+        )
+    api_ok = [o for o in outcomes if o.op != "health" and o.start > up and 200 <= o.status < 300]
+    recovered = api_ok[0].end if api_ok else None
+    if failures.check(
+        recovered is not None and recovered - up <= args.recover,
+        f"the API answers 2xx again {recovered - up:.1f} s after PostgreSQL is back (limit {args.recover:g} s)"
+        if recovered is not None
+        else "the API never answered 2xx after PostgreSQL came back",
+    ):
+        late = [o for o in outcomes if o.start > recovered + args.grace and (o.status >= 500 or o.status == 0)]
+        failures.check(not late, f"no 5xx from {args.grace:g} s after recovery to the end ({len(late)})")
+        after = [o for o in outcomes if o.start > recovered + args.grace]
+        failures.check(len(after) >= 10, f"the service kept answering after recovery ({len(after)} requests)")
+    early = [o for o in outcomes if o.end < down and (o.status >= 500 or o.status == 0)]
+    failures.check(not early, f"no error before the outage ({len(early)})")
+
+
+def _envelope(body: str) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and ({"detail", "error_code"} <= set(data) or "database" in data)
+
+
+def _redis_answers() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario", nargs="?", default="all", choices=("qcluster", "postgres", "all"))
+    parser.add_argument("--short", action="store_true", help="the CI version (smaller pull, shorter load)")
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--page-size", type=int, default=1_000)
+    parser.add_argument("--page-delay", type=float, default=0.4, help="seconds the fake platform takes per page")
+    parser.add_argument("--kill-after", type=int, default=6, help="kill the cluster once this many pages are in")
+    parser.add_argument("--takeover", type=float, default=30.0, help="seconds allowed to take over the dead run")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--before", type=float, default=8.0, help="seconds of load before PostgreSQL goes down")
+    parser.add_argument("--outage", type=float, default=5.0, help="seconds PostgreSQL stays down (0: pg_ctl restart)")
+    parser.add_argument("--after", type=float, default=20.0, help="seconds of load after it is back")
+    parser.add_argument("--hang", type=float, default=10.0, help="a request taking longer counts as a hang")
+    parser.add_argument("--recover", type=float, default=10.0, help="seconds allowed to answer 2xx again")
+    parser.add_argument("--grace", type=float, default=2.0, help="seconds after recovery before any 5xx is a failure")
+    args = parser.parse_args()
+    if args.short:  # smaller defaults; options given on the command line still win
+        short = {"records": 6_000, "page_size": 500, "kill_after": 4, "before": 4.0, "outage": 3.0, "after": 10.0}
+        for name, value in short.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+
+    failures = Failures()
+    try:
+        if args.scenario in ("qcluster", "all"):
+            run_qcluster(args, failures)
+        if args.scenario in ("postgres", "all"):
+            run_postgres(args, failures)
+    except BenchError as exc:
+        if not failures.items:
+            say(f"fault run could not run: {exc}")
+            return 2
+        failures.items.append(str(exc))
+    if failures.items:
+        say(f"\nFAIL: {len(failures.items)} check(s) failed:")
+        for item in failures.items:
+            say(f"  - {item}")
+        return 1
+    say("\nPASS: every fault check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
