@@ -180,6 +180,7 @@ def _create_task(*, rule: AlertRule, campaign: Campaign, message: str) -> None:
         title=title[:255],
         description=message,
         priority=Task.Priority.HIGH,
-        assignee=rule.owner,
+        # The sponsor's owner handles it; without one, whoever set the rule.
+        assignee=(campaign.sponsor.owner if campaign.sponsor and campaign.sponsor.owner_id else None) or rule.owner,
         sponsor=campaign.sponsor,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest
@@ -22,6 +23,7 @@ from tracker_project.api_fields import DbId, SafeText
 from tracker_project.api_schemas import error_responses
 
 router = Router(tags=["sponsors"])
+Username = Annotated[SafeText, Field(min_length=1, max_length=150)]
 
 SourceT = Literal["salesforce", "asana", "google_calendar"]
 TaskSourceT = Literal["manual", "salesforce", "asana", "google_calendar", "sheet"]
@@ -83,6 +85,7 @@ class SponsorIn(Schema):
     salesforce_account_id: SalesforceId = Field("", description="The sponsor's Salesforce Account Id (001…).")
     asana_project_gid: AsanaGid = Field("", description="The gid of the sponsor's Asana project.")
     google_calendar_id: CalendarId = Field("", description="The sponsor's Google Calendar id.")
+    owner: Username | None = Field(None, description="Username of the person responsible for the sponsor.")
     is_active: bool = Field(True, description="Inactive sponsors are not pulled by the schedule.")
 
 
@@ -96,6 +99,7 @@ class SponsorPatch(Schema):
     salesforce_account_id: SalesforceId | None = None
     asana_project_gid: AsanaGid | None = None
     google_calendar_id: CalendarId | None = None
+    owner: Username | None = Field(None, description="Username of the owner; null removes the owner.")
     is_active: bool | None = None
 
 
@@ -106,6 +110,7 @@ class SponsorOut(Schema):
     salesforce_account_id: str
     asana_project_gid: str
     google_calendar_id: str
+    owner: str | None
     is_active: bool
     task_count: int = Field(description="Tasks linked to the sponsor (not counting ones removed upstream).")
     open_count: int
@@ -198,6 +203,7 @@ def sponsor_out(sponsor: Sponsor) -> dict[str, Any]:
         "salesforce_account_id": sponsor.salesforce_account_id,
         "asana_project_gid": sponsor.asana_project_gid,
         "google_calendar_id": sponsor.google_calendar_id,
+        "owner": sponsor.owner.get_username() if sponsor.owner_id else None,
         "is_active": sponsor.is_active,
         "task_count": getattr(sponsor, "task_count", 0),
         "open_count": getattr(sponsor, "open_count", 0),
@@ -214,14 +220,26 @@ def _get(sponsor_id: int) -> Sponsor:
         raise ApiError(404, f"No sponsor with id {sponsor_id}.") from None
 
 
+def _owner(username: str | None) -> Any:
+    """The active user with this username (None for None); an unknown one is a 422."""
+    if username is None:
+        return None
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ApiError(422, [{"loc": ["body", "owner"], "msg": f"No active user named {username!r}."}])
+    return user
+
+
 def _actor(request: HttpRequest) -> Actor:
     return Actor.from_request(request, origin=ORIGIN_API)
 
 
 @router.post("/sponsors", response={201: SponsorOut, **error_responses(409)}, summary="Create a sponsor")
 def create_sponsor(request: HttpRequest, payload: SponsorIn) -> Status[dict[str, Any]]:
+    values = payload.model_dump()
+    values["owner"] = _owner(values["owner"])
     try:
-        sponsor = services.sponsor_create(actor=_actor(request), **payload.model_dump())
+        sponsor = services.sponsor_create(actor=_actor(request), **values)
     except services.SponsorNameTaken as exc:
         raise ApiError(409, str(exc)) from None
     return Status(201, sponsor_out(_get(sponsor.pk)))
@@ -263,7 +281,11 @@ def patch_sponsor(request: HttpRequest, sponsor_id: DbId, payload: SponsorPatch)
     for field, value in sent.items():
         if value is None and field in ("name", "is_active"):
             raise ApiError(422, [{"loc": ["body", field], "msg": f"{field} cannot be null."}])
+    owner_sent = "owner" in sent
+    owner = _owner(sent.pop("owner", None))
     sent = {k: ("" if v is None else v) for k, v in sent.items()}
+    if owner_sent:
+        sent["owner"] = owner
     try:
         services.sponsor_update(sponsor=sponsor, actor=_actor(request), **sent)
     except services.SponsorNameTaken as exc:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from sponsors.models import Sponsor
 
@@ -16,6 +17,7 @@ class SponsorForm(forms.ModelForm):
             "salesforce_account_id",
             "asana_project_gid",
             "google_calendar_id",
+            "owner",
             "is_active",
         ]
         labels = {"is_active": "Pull this sponsor's tasks on the schedule"}
@@ -35,9 +37,13 @@ class SponsorForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        owner.queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        owner.empty_label = "No owner"
+        owner.label_from_instance = lambda user: user.get_full_name() or user.get_username()
         for name, field in self.fields.items():
             css = "form-check-input" if name == "is_active" else "form-control"
-            field.widget.attrs["class"] = css
+            field.widget.attrs["class"] = "form-select" if name == "owner" else css
 
     def validate_unique(self) -> None:
         # Name uniqueness is checked case-insensitively by the service (SponsorNameTaken).

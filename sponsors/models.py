@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -39,6 +40,14 @@ class Sponsor(models.Model):
     )
     google_calendar_id = models.CharField(
         "Google Calendar id", max_length=255, blank=True, validators=[calendar_id_validator]
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_sponsors",
+        help_text="The person responsible for the sponsor (gets its campaign alert tasks).",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive sponsors are not pulled by the schedule.")
     created_at = models.DateTimeField(default=timezone.now)

@@ -21,7 +21,7 @@ def sponsor_list(*, q: str | None = None, is_active: bool | None = None) -> Quer
     """Sponsors by name, each with `task_count`, `open_count` and `overdue_count`."""
     now = timezone.now()
     live = Q(tasks__removed_at__isnull=True)
-    qs = Sponsor.objects.annotate(
+    qs = Sponsor.objects.select_related("owner").annotate(
         task_count=Count("tasks", filter=live),
         open_count=Count("tasks", filter=live & ~Q(tasks__status=Task.Status.DONE)),
         overdue_count=Count("tasks", filter=live & ~Q(tasks__status=Task.Status.DONE) & Q(tasks__due_at__lt=now)),

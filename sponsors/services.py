@@ -39,6 +39,7 @@ EDITABLE_FIELDS = (
     "salesforce_account_id",
     "asana_project_gid",
     "google_calendar_id",
+    "owner",
     "is_active",
 )
 SYNC_ACTOR = "sponsor_sync"
@@ -55,11 +56,16 @@ class SponsorNotMapped(Exception):
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     for field in EDITABLE_FIELDS:
-        if field in out and field != "is_active":
+        if field in out and field not in ("is_active", "owner"):
             out[field] = str(out[field] or "").strip()
     if "name" in out and not out["name"]:
         raise ValidationError({"name": "Name must not be blank."})
     return out
+
+
+def _audit_value(value: Any) -> Any:
+    """The owner as a username in the audit trail; other values as they are."""
+    return value.get_username() if hasattr(value, "get_username") else value
 
 
 def _check_name(name: str, *, exclude_pk: int | None = None) -> None:
@@ -93,7 +99,7 @@ def sponsor_create(*, actor: Actor, name: str, **fields: Any) -> Sponsor:
         actor=actor,
         action="sponsor.create",
         obj=sponsor,
-        changes={field: (None, getattr(sponsor, field)) for field in EDITABLE_FIELDS},
+        changes={field: (None, _audit_value(getattr(sponsor, field))) for field in EDITABLE_FIELDS},
     )
     return sponsor
 
@@ -113,6 +119,7 @@ def sponsor_update(*, sponsor: Sponsor, actor: Actor, **values: Any) -> Sponsor:
         return sponsor
     for field, (_, new) in changes.items():
         setattr(sponsor, field, new)
+    changes = {f: (_audit_value(old), _audit_value(new)) for f, (old, new) in changes.items()}
     sponsor.full_clean(validate_unique=False)
     if "name" in changes:
         _check_name(sponsor.name, exclude_pk=sponsor.pk)

@@ -114,3 +114,19 @@ def test_movers_week_over_week():
     mover = next(i for i in insights if i.kind == "mover_up")
     assert mover.numbers["change"] == Decimal("0.6000")
     assert mover.title == "Search: spend +60.0% week over week (1,120.00 vs 700.00)."
+
+
+def test_an_alert_task_goes_to_the_sponsors_owner(losing, user, other_user):
+    from sponsors.tests.factories import SponsorFactory
+
+    campaign, _rule = losing
+    campaign.sponsor = SponsorFactory(name="Acme", owner=other_user)
+    campaign.save()
+    for n in range(3):
+        set_day(campaign, DAY - dt.timedelta(days=n), cost=100, revenue=50)
+
+    assert alerts_evaluate(as_of=DAY).fired == 1
+
+    assert Notification.objects.get(kind="campaign_alert").recipient == user, "the rule's owner is told"
+    task = Task.objects.get()
+    assert task.assignee == other_user and task.sponsor == campaign.sponsor

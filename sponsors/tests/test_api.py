@@ -158,3 +158,21 @@ def test_unknown_query_parameters_are_refused(api):
     assert api.get("/api/v1/sponsors", {"bogus": "1"}).status_code == 422
     assert api.get(f"/api/v1/sponsors/{sponsor.pk}/tasks", {"": "x"}).status_code == 422
     assert api.get("/api/v1/sync/runs", {"sponsor": "1"}).status_code == 422
+
+
+def test_a_sponsor_has_an_owner_by_username(api, user, other_user):
+    created = api.post("/api/v1/sponsors", {"name": "Acme", "owner": user.username})
+    assert created.status_code == 201, created.content
+    sponsor_id = created.json()["id"]
+    assert created.json()["owner"] == user.username
+
+    moved = api.patch(f"/api/v1/sponsors/{sponsor_id}", {"owner": other_user.username})
+    assert moved.status_code == 200 and moved.json()["owner"] == other_user.username
+    event = AuditEvent.objects.filter(action="sponsor.update").latest("id")
+    assert event.changes["owner"] == [user.username, other_user.username]
+
+    unknown = api.patch(f"/api/v1/sponsors/{sponsor_id}", {"owner": "nobody"})
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"][-1] == "owner"
+    cleared = api.patch(f"/api/v1/sponsors/{sponsor_id}", {"owner": None})
+    assert cleared.status_code == 200 and cleared.json()["owner"] is None
+    assert Sponsor.objects.get(pk=sponsor_id).owner is None
