@@ -130,7 +130,7 @@ def main() -> int:
 
     from django.conf import settings
 
-    from integrations.connectors.google_sheets import SheetsSimulator
+    from integrations.connectors.google_sheets_sim import SheetsSimulator
     from leads.models import Lead
     from leads.services import lead_create
     from tasks.models import Task

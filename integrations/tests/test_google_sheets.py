@@ -16,11 +16,11 @@ from integrations.connectors.base import AuthError, ConnectorError, RateLimitErr
 from integrations.connectors.google_sheets import (
     CellWrite,
     GoogleSheetsConnector,
-    SheetsSimulator,
     col_index,
     col_letter,
     parse_a1,
 )
+from integrations.connectors.google_sheets_sim import SheetsSimulator
 from integrations.http import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_retry_after=60.0)

@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from integrations.connectors.google_sheets import SheetsSimulator
+from integrations.connectors.google_sheets_sim import SheetsSimulator
 
 SHEET_ID = "1TestLeadSheet_abcdefghijklmnop"
 HEADER = ["id", "name", "email", "status", "source", "task_id"]
