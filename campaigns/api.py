@@ -188,6 +188,25 @@ class AlertRuleIn(Schema):
     create_task: Annotated[bool, Strict()] = False
 
 
+class AlertRulePatch(Schema):
+    """Only the fields sent change; a changed condition re-arms the rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[SafeText, Field(max_length=200)] | None = None
+    metric: MetricT | None = None
+    comparison: ComparisonT | None = None
+    threshold: (
+        Annotated[Decimal, Field(ge=Decimal("-1e13"), le=Decimal("1e13"), decimal_places=6, allow_inf_nan=False)] | None
+    ) = None
+    window_days: Annotated[int, Strict(), Field(ge=1, le=90)] | None = None
+    channel: ChannelT | None = None
+    campaign_id: BodyDbId | None = None
+    sponsor_id: BodyDbId | None = None
+    create_task: Annotated[bool, Strict()] | None = None
+    is_active: Annotated[bool, Strict()] | None = None
+
+
 class AlertRuleOut(Schema):
     id: int
     name: str
@@ -360,16 +379,44 @@ def create_alert_rule(request: HttpRequest, payload: AlertRuleIn) -> Status[dict
     return Status(201, _rule_out(rule, []))
 
 
-@router.delete(
-    "/campaigns/alerts/{rule_id}", response={204: None, **error_responses(403, 404)}, summary="Delete an alert rule"
-)
-def delete_alert_rule(request: HttpRequest, rule_id: DbId) -> Status[None]:
+def _own_rule(request: HttpRequest, rule_id: int, *, verb: str) -> tuple[AlertRule, Actor]:
     rule = AlertRule.objects.filter(pk=rule_id).first()
     if rule is None:
         raise ApiError(404, f"No alert rule with id {rule_id}.")
     actor = _actor(request)
     if not (actor.user is not None and (actor.user.pk == rule.owner_id or actor.user.is_staff)):
-        raise ApiError(403, "Only the rule's owner (or staff) can delete it.")
+        raise ApiError(403, f"Only the rule's owner (or staff) can {verb} it.")
+    return rule, actor
+
+
+@router.patch(
+    "/campaigns/alerts/{rule_id}",
+    response={200: AlertRuleOut, **error_responses(403, 404)},
+    summary="Change an alert rule (a changed condition re-arms it)",
+)
+def patch_alert_rule(request: HttpRequest, rule_id: DbId, payload: AlertRulePatch) -> dict[str, Any]:
+    rule, actor = _own_rule(request, rule_id, verb="change")
+    sent = payload.model_dump(exclude_unset=True)
+    for name in ("metric", "comparison", "threshold", "window_days", "create_task", "is_active"):
+        if name in sent and sent[name] is None:
+            raise ApiError(422, [{"loc": ["body", name], "msg": f"{name} cannot be null."}])
+    if "channel" in sent:
+        sent["channel"] = sent["channel"] or ""
+    if "name" in sent:
+        sent["name"] = " ".join(str(sent["name"] or "").split())[:200] or rule.describe()[:200]
+    try:
+        rule = services.alert_rule_update(rule=rule, actor=actor, **sent)
+    except ValidationError as exc:
+        raise ApiError(422, django_validation_details(exc)) from None
+    _rules, firing = selectors.alert_rules()
+    return _rule_out(rule, firing.get(rule.pk, []))
+
+
+@router.delete(
+    "/campaigns/alerts/{rule_id}", response={204: None, **error_responses(403, 404)}, summary="Delete an alert rule"
+)
+def delete_alert_rule(request: HttpRequest, rule_id: DbId) -> Status[None]:
+    rule, actor = _own_rule(request, rule_id, verb="delete")
     services.alert_rule_delete(rule=rule, actor=actor)
     return Status(204, None)
 

@@ -160,6 +160,7 @@ def test_fuzzing_covers_every_operation(client: Any, api_key: str) -> None:
         ("POST", "/api/v1/campaigns/sync"),
         ("GET", "/api/v1/campaigns/alerts"),
         ("POST", "/api/v1/campaigns/alerts"),
+        ("PATCH", "/api/v1/campaigns/alerts/{rule_id}"),
         ("DELETE", "/api/v1/campaigns/alerts/{rule_id}"),
         ("GET", "/api/v1/campaigns/{campaign_id}"),
         ("POST", "/api/v1/leads/sync"),

@@ -201,3 +201,38 @@ def test_alert_rules_api(api, data, user):
     )
     assert api.delete(f"/api/v1/campaigns/alerts/{rule['id']}").status_code == 204
     assert api.delete(f"/api/v1/campaigns/alerts/{rule['id']}").status_code == 404
+
+
+def test_alert_rules_can_be_changed_by_their_owner_and_rearm(api, data, user, other_user):
+    from accounts.actor import Actor
+    from accounts.services import api_key_create
+    from campaigns.models import AlertState
+
+    rule = api.post(
+        "/api/v1/campaigns/alerts", {"metric": "roi", "comparison": "lt", "threshold": "0", "window_days": 3}
+    ).json()
+    campaign = Campaign.objects.first()
+    AlertState.objects.create(rule_id=rule["id"], campaign=campaign, firing=True)
+
+    changed = api.patch(f"/api/v1/campaigns/alerts/{rule['id']}", {"threshold": "-0.2", "window_days": 7})
+    assert changed.status_code == 200, changed.content
+    body = changed.json()
+    assert body["window_days"] == 7 and "over 7 days" in body["description"]
+    assert Decimal(body["threshold"]) == Decimal("-0.2") and body["firing_campaign_ids"] == []
+    assert not AlertState.objects.filter(rule_id=rule["id"]).exists(), "a changed condition re-arms the rule"
+
+    renamed = api.patch(f"/api/v1/campaigns/alerts/{rule['id']}", {"name": "Losing money", "is_active": False})
+    assert renamed.json()["name"] == "Losing money" and renamed.json()["is_active"] is False
+    assert api.patch(f"/api/v1/campaigns/alerts/{rule['id']}", {"metric": None}).status_code == 422
+    assert api.patch(f"/api/v1/campaigns/alerts/{rule['id']}", {"window_days": 91}).status_code == 422
+    assert api.patch(f"/api/v1/campaigns/alerts/{rule['id']}", {"campaign_id": 999999}).status_code == 422
+    assert api.patch("/api/v1/campaigns/alerts/999999", {"name": "x"}).status_code == 404
+
+    _, other_key = api_key_create(user=other_user, name="other", actor=Actor.system_job("t"))
+    refused = api.client.patch(
+        f"/api/v1/campaigns/alerts/{rule['id']}",
+        {"name": "mine now"},
+        content_type="application/json",
+        HTTP_X_API_KEY=other_key,
+    )
+    assert refused.status_code == 403 and refused.json()["error_code"] == "FORBIDDEN"
