@@ -10,7 +10,7 @@ from ninja.security import APIKeyCookie, APIKeyHeader
 from ninja.utils import check_csrf
 
 from accounts.ratelimit import rate_limit_check
-from accounts.services import api_key_authenticate
+from accounts.services import api_key_authenticate_and_count
 
 
 class RateLimited(Exception):
@@ -37,13 +37,14 @@ class ApiKeyAuth(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None
-        api_key = api_key_authenticate(key)
+        api_key, retry_after = api_key_authenticate_and_count(key)
         if api_key is None:
             return None
         request.api_key = api_key  # type: ignore[attr-defined]
         request.auth_user = api_key.user  # type: ignore[attr-defined]
         request.user = api_key.user
-        _throttle(f"key:{api_key.pk}")
+        if retry_after is not None:
+            raise RateLimited(retry_after)
         return api_key.user
 
 

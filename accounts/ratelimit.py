@@ -14,6 +14,7 @@ import datetime as dt
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -53,14 +54,36 @@ def _count_in_db(bucket: str, window_end: dt.datetime) -> int:
     return int(count)
 
 
-def _count_in_redis(cache: RedisCache, bucket: str, window_start: int, window: int) -> int:
+def redis_client(cache: RedisCache) -> Any:
+    """One `redis.Redis` client per cache backend (so per process and thread), on the cache's own
+    connection pool. Django's RedisCache builds a new client, with its ~170 response callbacks,
+    on every call; that cost more than the round trip itself."""
+    backend = cache._cache
+    client = backend.__dict__.get("_tracker_client")
+    if client is None:
+        client = backend.get_client(write=True)
+        backend.__dict__["_tracker_client"] = client
+    return client
+
+
+def _count_in_redis(
+    cache: RedisCache, bucket: str, window_start: int, window: int, also_get: str | None = None
+) -> tuple[int, Any]:
     key = cache.make_and_validate_key(f"{bucket}:{window_start}")
-    client = cache._cache.get_client(key, write=True)
+    client = redis_client(cache)
     with client.pipeline(transaction=True) as pipe:
         pipe.set(key, 0, ex=window + 1, nx=True)
         pipe.incr(key)
-        _, count = pipe.execute()
-    return int(count)
+        if also_get is not None:
+            pipe.get(also_get)
+        results = pipe.execute()
+    return int(results[1]), results[2] if also_get is not None else None
+
+
+def _retry_after(count: int, limit: RateLimit, window_start: int, now: float) -> int | None:
+    if count > limit.limit:
+        return max(1, math.ceil(window_start + limit.window - now))
+    return None
 
 
 def rate_limit_check(identity: str, *, rule: str | None = None) -> int | None:
@@ -73,10 +96,20 @@ def rate_limit_check(identity: str, *, rule: str | None = None) -> int | None:
     bucket = f"rl:{identity}"[:100]
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        count = _count_in_redis(cache, bucket, window_start, limit.window)
+        count, _ = _count_in_redis(cache, bucket, window_start, limit.window)
     else:
         window_end = dt.datetime.fromtimestamp(window_start + limit.window, tz=dt.UTC)
         count = _count_in_db(bucket, window_end)
-    if count > limit.limit:
-        return max(1, math.ceil(window_start + limit.window - now))
-    return None
+    return _retry_after(count, limit, window_start, now)
+
+
+def rate_limit_check_and_get(cache: RedisCache, identity: str, redis_key: str) -> tuple[int | None, Any]:
+    """rate_limit_check() on a Redis cache that also reads `redis_key` (a full Redis key) in the
+    same round trip. Returns (seconds to wait or None, the value read)."""
+    limit = RateLimit.parse(settings.API_RATE_LIMIT)
+    if limit.limit <= 0:
+        return None, redis_client(cache).get(redis_key)
+    now = time.time()
+    window_start = int(now // limit.window) * limit.window
+    count, value = _count_in_redis(cache, f"rl:{identity}"[:100], window_start, limit.window, also_get=redis_key)
+    return _retry_after(count, limit, window_start, now), value

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
+from ninja.responses import NinjaJSONEncoder
 from pydantic import AfterValidator, ConfigDict
 
 from accounts.actor import ORIGIN_API, Actor
@@ -21,6 +23,7 @@ from tracker_project.api_fields import ApiDateTime, BodyDbId, DbId, SafeText, Uu
 from tracker_project.api_schemas import error_responses
 
 router = Router(tags=["tasks"])
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 StatusT = Literal["todo", "in_progress", "done"]
 PriorityT = Literal["low", "medium", "high"]
@@ -133,7 +136,7 @@ class TaskListQuery(Schema):
     order: OrderT = "position"
 
 
-class AuditEventOut(Schema):
+class TaskHistoryEventOut(Schema):
     id: int
     created_at: dt.datetime
     actor: str
@@ -220,19 +223,71 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Status[dict[str, Any]]
     return Status(201, task_out(task))
 
 
+# --- The two hot reads: rows straight to JSON -------------------------------------------------
+# GET /tasks and GET /tasks/{id} render selector rows themselves instead of handing dicts to
+# ninja for validation against TaskOut and a second pass through its JSON encoder. The bytes are
+# the same as ninja's (tests/test_api_output.py compares them): the same keys in TaskOut's order,
+# datetimes formatted as DjangoJSONEncoder does (milliseconds, "Z" for UTC), UUIDs as strings,
+# json.dumps with its default ensure_ascii.
+
+
+def _json_datetime(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    if text.endswith("+00:00"):
+        text = text[:-6] + "Z"
+    return text
+
+
+def task_row_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An API row of selectors.task_api_values() as TaskOut's JSON-ready dict."""
+    return {
+        "id": str(row["id"]),
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "due_at": _json_datetime(row["due_at"]),
+        "sponsor_id": row["sponsor_id"],
+        "lead_id": row["lead_id"],
+        "assignee": row["assignee_username"],
+        "notes": row["notes"],
+        "source": row["source"],
+        "external_id": row["external_id"],
+        "external_url": row["external_url"],
+        "removed_at": _json_datetime(row["removed_at"]),
+        "external_ref": row["external_ref"],
+        "external_data": row["external_data"],
+        "enrichment_status": row["enrichment_status"],
+        "enrichment_error": row["enrichment_error"],
+        "position": row["position"],
+        "created_at": _json_datetime(row["created_at"]),
+        "updated_at": _json_datetime(row["updated_at"]),
+        "completed_at": _json_datetime(row["completed_at"]),
+    }
+
+
+def _json_response(data: Any) -> HttpResponse:
+    return HttpResponse(json.dumps(data, cls=NinjaJSONEncoder), content_type=JSON_CONTENT_TYPE)
+
+
 @router.get("/tasks", response={200: TaskListOut, **error_responses()}, summary="List and filter tasks")
-def list_tasks(request: HttpRequest, params: Query[TaskListQuery]) -> dict[str, Any]:
-    filters = selectors.TaskFilters(
-        **params.model_dump(exclude={"limit", "offset"}),
-    )
-    qs = selectors.task_list(filters=filters)
-    items = [task_out(t) for t in qs[params.offset : params.offset + params.limit]]
-    return {"items": items, "count": qs.count()}
+def list_tasks(request: HttpRequest, params: Query[TaskListQuery]) -> HttpResponse:
+    filters = selectors.TaskFilters(**params.model_dump(exclude={"limit", "offset"}))
+    rows, count = selectors.task_api_page(filters=filters, limit=params.limit, offset=params.offset)
+    return _json_response({"items": [task_row_out(row) for row in rows], "count": count})
 
 
 @router.get("/tasks/{task_id}", response={200: TaskOut, **error_responses(404)}, summary="Get a task")
-def get_task(request: HttpRequest, task_id: UuidPath) -> dict[str, Any]:
-    return task_out(_get_task(task_id))
+def get_task(request: HttpRequest, task_id: UuidPath) -> HttpResponse:
+    pk = parse_uuid(task_id)
+    row = selectors.task_api_get(task_id=pk) if pk is not None else None
+    if row is None:
+        raise ApiError(404, f"No task with id {pk}." if pk is not None else "No task with that id.")
+    return _json_response(task_row_out(row))
 
 
 def _update(request: HttpRequest, task_id: UuidPath, payload: TaskPatch) -> dict[str, Any]:
@@ -300,7 +355,7 @@ def move_task(request: HttpRequest, task_id: UuidPath, payload: TaskMoveIn) -> d
 
 @router.get(
     "/tasks/{task_id}/history",
-    response={200: list[AuditEventOut], **error_responses(404)},
+    response={200: list[TaskHistoryEventOut], **error_responses(404)},
     summary="The task's audit trail, newest first",
 )
 def task_history(request: HttpRequest, task_id: UuidPath) -> list[dict[str, Any]]:

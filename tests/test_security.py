@@ -841,7 +841,7 @@ def test_api_keys_never_appear_in_logs_audit_or_database(
     def boom(**kwargs: Any) -> Any:
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr("tasks.selectors.task_list", boom)
+    monkeypatch.setattr("tasks.selectors.task_api_page", boom)
     assert api.get(API_PREFIX + "tasks", HTTP_X_API_KEY=keys[1]).status_code == 500
 
     records = every_log_record.records

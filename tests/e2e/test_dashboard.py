@@ -77,10 +77,21 @@ def _drag(page: Any, source: Any, target: Any, *, where: str) -> None:
     if same_column:
         page.mouse.move(x0, y1, steps=15)
     else:
+        # Leave the column downwards and travel below every column, so the card never passes
+        # over a column in between (SortableJS would drop it there).
+        below = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('.board-column, .board-list')]"
+            ".map(el => el.getBoundingClientRect().bottom)) + 30"
+        )
         gap_x = box["x"] - 10 if box["x"] > x0 else box["x"] + box["width"] + 10
-        page.mouse.move(gap_x, y0 + 6, steps=8)
+        # Pauses let SortableJS's 150 ms animations settle, as a hand's pace does.
+        page.mouse.move(x0, below, steps=8)
+        page.wait_for_timeout(200)
+        page.mouse.move(gap_x, below, steps=8)
         page.mouse.move(gap_x, y1, steps=8)
+        page.wait_for_timeout(200)
         page.mouse.move(x1, y1, steps=8)
+    page.wait_for_timeout(200)
     page.mouse.up()
 
 

@@ -72,7 +72,7 @@ def test_unexpected_errors_are_500_json_and_logged(
     def boom(**kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("tasks.selectors.task_list", boom)
+    monkeypatch.setattr("tasks.selectors.task_api_page", boom)
     body = assert_envelope(api.get("/api/v1/tasks"), 500, "INTERNAL_ERROR")
     assert "boom" not in body["detail"]
     assert "Unhandled API error on GET /api/v1/tasks" in caplog.text
@@ -84,7 +84,7 @@ def test_database_outage_is_503_json(api: ApiClient, monkeypatch: pytest.MonkeyP
     def down(**kwargs: Any) -> Any:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("tasks.selectors.task_list", down)
+    monkeypatch.setattr("tasks.selectors.task_api_page", down)
     response = api.get("/api/v1/tasks")
     assert_envelope(response, 503, "UNAVAILABLE")
     assert response["Retry-After"]

@@ -41,7 +41,7 @@ def test_any_other_error_keeps_the_generic_500_page(user: Any, monkeypatch: Any)
 
 
 def test_the_api_during_a_database_outage_answers_503_json(api: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("tasks.selectors.task_list", _database_down)
+    monkeypatch.setattr("tasks.selectors.task_api_page", _database_down)
     response = api.get("/api/v1/tasks")
     assert response.status_code == 503
     assert response.json()["error_code"] == "UNAVAILABLE" and response["Retry-After"]
