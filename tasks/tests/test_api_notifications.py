@@ -14,7 +14,7 @@ from tasks.models import Notification
 from tasks.notifications import notification_send
 from tasks.tests.factories import TaskFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tasks.tests.urls_life")]
+pytestmark = pytest.mark.django_db
 
 T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
 

@@ -25,7 +25,7 @@ from tasks.notifications import notification_send
 from tasks.reminders import due_soon_run
 from tasks.tests.factories import TaskFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tasks.tests.urls_life")]
+pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
 MIN = dt.timedelta(minutes=1)

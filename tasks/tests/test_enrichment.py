@@ -29,7 +29,7 @@ from tasks.enrichment import (
 from tasks.models import Task
 from tasks.tests.factories import TaskFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tasks.tests.urls_life")]
+pytestmark = pytest.mark.django_db
 
 TODO_1 = {"userId": 1, "id": 1, "title": "delectus aut autem", "completed": False}
 SLOW_SECONDS = 1.5
@@ -265,3 +265,52 @@ def test_enrichment_module_reads_settings_at_call_time(settings: Any) -> None:
     del settings.ENRICHMENT_TIMEOUT
     assert enrichment._base_url() == "https://jsonplaceholder.typicode.com"
     assert enrichment._timeout() == 5.0
+
+
+# --- external_ref on create and update (API and dashboard) -------------------------------------
+
+
+def test_api_create_with_external_ref_fetches_its_item(api: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_json(TODO_1)
+    response = api.post("/api/v1/tasks", {"title": "Linked", "external_ref": " 1 "})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["external_ref"], body["enrichment_status"], body["external_data"]) == ("1", "ok", TODO_1)
+    assert stored(Task.objects.get(pk=body["id"])) == ("ok", TODO_1)
+
+
+def test_api_create_while_the_external_api_is_slow_still_creates_the_task(api: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_handler(slow)
+    response = api.post("/api/v1/tasks", {"title": "Still saved", "external_ref": "1"})
+    assert response.status_code == 201, response.content
+    task = Task.objects.get(pk=response.json()["id"])
+    assert response.json()["enrichment_status"] == "pending" and stored(task) == ("pending", None)
+
+    upstream.clear()
+    upstream.expect_request("/todos/1").respond_with_json(TODO_1)
+    assert enrichment_retry_pending() == 1, "the background retry completes it"
+    assert stored(task) == ("ok", TODO_1)
+
+
+def test_api_update_with_a_new_external_ref_refetches(api: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/2").respond_with_json({**TODO_1, "id": 2})
+    task = TaskFactory(external_ref="1", external_data=TODO_1, enrichment_status="ok")
+    response = api.patch(f"/api/v1/tasks/{task.pk}", {"external_ref": "2"})
+    assert response.status_code == 200, response.content
+    assert response.json()["external_data"]["id"] == 2
+    unchanged = api.patch(f"/api/v1/tasks/{task.pk}", {"title": "Renamed"})
+    assert unchanged.status_code == 200 and len(upstream.log) == 1, "an unchanged ref is not fetched again"
+    assert api.patch(f"/api/v1/tasks/{task.pk}", {"external_ref": "../etc"}).status_code == 422
+    assert api.post("/api/v1/tasks", {"title": "x", "external_ref": "a b"}).status_code == 422
+
+
+def test_task_page_shows_the_external_data(web: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_json(TODO_1)
+    response = web.post(
+        "/tasks/new/", {"title": "From the form", "status": "todo", "priority": "medium", "external_ref": "1"}
+    )
+    assert response.status_code == 302
+    task = Task.objects.get(title="From the form")
+    assert stored(task) == ("ok", TODO_1)
+    page = web.get(f"/tasks/{task.pk}/").content.decode()
+    assert "External data" in page and "delectus aut autem" in page and "Fetched" in page

@@ -17,7 +17,7 @@ from tasks.models import Notification, Task
 from tasks.reminders import digests_send, due_soon_run, notifications_deliver, overdue_run, stale_run
 from tasks.tests.factories import TaskFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tasks.tests.urls_life")]
+pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
 H = dt.timedelta(hours=1)
