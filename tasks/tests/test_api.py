@@ -718,3 +718,12 @@ def test_write_responses_match_what_a_read_returns(api: Any, user: Any) -> None:
     other = TaskFactory()
     moved = move(api, other, after_id=created["id"]).json()
     assert moved == api.get(f"{URL}/{other.pk}").json()
+
+
+def test_read_and_list_return_external_data_as_json(api: Any) -> None:
+    data = {"id": 1, "title": "delectus", "completed": False}
+    task = TaskFactory(external_ref="1", external_data=data, enrichment_status="ok", status="todo", priority="high")
+    for _ in range(2):  # the second time through each process's compiled query
+        assert api.get(f"{URL}/{task.pk}").json()["external_data"] == data
+        items = api.get(URL, {"status": "todo", "priority": "high"}).json()["items"]
+        assert [item["external_data"] for item in items] == [data]
