@@ -499,8 +499,12 @@ def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
                 thread.start()
             time.sleep(args.before)
             down_at = time.monotonic()
+            stopped_at = down_at
             if args.outage:
                 pg.ctl("stop", "-m", "fast")
+                # pg_ctl stop returns once the server is down: only from here must /health say 503
+                # (a check that started while it was shutting down may still have been answered).
+                stopped_at = time.monotonic()
                 time.sleep(args.outage)
                 pg.ctl("start")
             else:
@@ -510,7 +514,7 @@ def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
             for thread in threads:
                 thread.join()
             idle = _idle_restart(pg, base, key, workers=3)
-        _judge_postgres(args, failures, run, t0, down_at, up_at)
+        _judge_postgres(args, failures, run, t0, down_at, up_at, stopped=stopped_at)
         failures.check(
             all(status == 200 for status in idle),
             f"after a restart with no request in flight, every worker answers its next request ({Counter(idle)})",
@@ -547,7 +551,14 @@ def _idle_restart(pg: PrivatePostgres, base: str, key: str, *, workers: int) -> 
 
 
 def _judge_postgres(
-    args: argparse.Namespace, failures: Failures, run: PgRun, t0: float, down: float, up: float
+    args: argparse.Namespace,
+    failures: Failures,
+    run: PgRun,
+    t0: float,
+    down: float,
+    up: float,
+    *,
+    stopped: float | None = None,
 ) -> None:
     pages = [o for o in run.outcomes if o.op == "page"]
     outcomes = sorted((o for o in run.outcomes if o.op != "page"), key=lambda o: o.start)
@@ -602,7 +613,7 @@ def _judge_postgres(
     failures.check(not other_5xx, f"every outage error is a 503 ({dict(other_5xx)} others)")
     no_retry = [o for o in errors if o.status == 503 and o.op != "health" and not o.retry_after]
     failures.check(not no_retry, f"API 503s carry Retry-After ({len(no_retry)} without)")
-    health_down = [o for o in outcomes if o.op == "health" and down < o.start and o.end < up]
+    health_down = [o for o in outcomes if o.op == "health" and (stopped or down) < o.start and o.end < up]
     if health_down:
         failures.check(
             all(o.status == 503 for o in health_down),
