@@ -8,7 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 from django.conf import settings
@@ -99,15 +99,16 @@ class Page:
 Sleep = Callable[[float], None]
 
 
-class Connector(ABC):
-    """A platform's task source. Subclasses set `key`, `label`, read their settings in
-    `configure()` and implement `pull()`; without credentials they run against `simulator()`."""
+class HttpConnector(ABC):
+    """What every platform client shares: live or demo mode (demo without credentials, against
+    `simulator()`), one httpx client, and calls through the shared retry policy. Subclasses set
+    `key`, `label`, read their settings in `is_configured()` / `configured_base_url()` and say
+    what a response means in `classify()`."""
 
     key: ClassVar[str]
     label: ClassVar[str]
     # The setting names shown on the sync centre when the connector is in demo mode.
     credential_settings: ClassVar[tuple[str, ...]] = ()
-    supports_cursor: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -116,9 +117,10 @@ class Connector(ABC):
         sleep: Sleep = time.sleep,
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
+        demo: bool | None = None,
     ) -> None:
-        self.demo = not self.is_configured()
-        self.base_url = self.configured_base_url() if not self.demo else self.demo_base_url()
+        self.demo = (not self.is_configured()) if demo is None else demo
+        self.base_url = self.demo_base_url() if self.demo else self.configured_base_url()
         if transport is None and self.demo:
             transport = self.simulator()
         self.sleep = sleep
@@ -151,9 +153,43 @@ class Connector(ABC):
         """A transport answering like the platform, in its real JSON shapes (demo mode)."""
 
     @abstractmethod
+    def classify(self, response: httpx.Response) -> ConnectorError | None:
+        """The error a response stands for, or None when it is a success."""
+
+    # --- calling -----------------------------------------------------------------------------
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One call with the shared retry policy; returns a successful response or raises
+        ConnectorError (AuthError, RateLimitError after the retries, …)."""
+
+        def attempt() -> httpx.Response:
+            self.requests_made += 1
+            return self.client.request(method, url, **kwargs)
+
+        def wait(seconds: float) -> None:
+            self.sleep(seconds)
+            if self.on_wait is not None:
+                self.on_wait()
+
+        return request_with_retry(attempt, classify=self.classify, policy=self.policy, sleep=wait)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Connector(HttpConnector):
+    """A platform's task source: `pull()` yields pages of ExternalTask records."""
+
+    supports_cursor: ClassVar[bool] = False
+
+    @abstractmethod
     def auth_headers(self) -> dict[str, str]: ...
 
-    # --- pulling ---------------------------------------------------------------------------
     @abstractmethod
     def pull(self, *, target: str, cursor: str | None = None) -> Iterator[Page]:
         """Yield the pages of `target`'s records (incremental from `cursor` where supported).
@@ -161,32 +197,9 @@ class Connector(ABC):
         Raises ConnectorError (AuthError, RateLimitError after the retries, SyncTokenExpired).
         """
 
-    @abstractmethod
-    def classify(self, response: httpx.Response) -> ConnectorError | None:
-        """The error a response stands for, or None when it is a success."""
-
     def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET with the shared retry policy; returns a successful response or raises."""
-
-        def send() -> httpx.Response:
-            self.requests_made += 1
-            return self.client.get(url, params=params, headers=self.auth_headers())
-
-        def wait(seconds: float) -> None:
-            self.sleep(seconds)
-            if self.on_wait is not None:
-                self.on_wait()
-
-        return request_with_retry(send, classify=self.classify, policy=self.policy, sleep=wait)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> Connector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return self.send("GET", url, params=params, headers=self.auth_headers())
 
 
 def json_body(response: httpx.Response, *, platform: str) -> Any:

@@ -31,7 +31,7 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
 
-from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, storable
+from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, Sleep, storable
 from integrations.http import RetryPolicy, backoff_delay, parse_retry_after
 
 if TYPE_CHECKING:
@@ -129,9 +129,6 @@ class WriteResult:
     cells: int = 0
     appended: int = 0
     requests: int = 0
-
-
-Sleep = Callable[[float], None]
 
 
 class _SheetsHTTPClient(HTTPClient):

@@ -12,19 +12,15 @@ says which connector serves each channel (Meta serves both Facebook and Instagra
 from __future__ import annotations
 
 import datetime as dt
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-import httpx
-from django.conf import settings
 from django.utils.module_loading import import_string
 
-from integrations.connectors.base import ConnectorError, RecordError, clean_id, storable
-from integrations.http import RetryPolicy, request_with_retry
+from integrations.connectors.base import HttpConnector, RecordError, clean_id, storable
 
 CHANNELS: tuple[str, ...] = ("facebook", "instagram", "google_ads", "tiktok")
 
@@ -94,89 +90,16 @@ class MetricsPage:
     errors: list[RecordError] = field(default_factory=list)
 
 
-Sleep = Callable[[float], None]
-
-
-class MetricsConnector(ABC):
+class MetricsConnector(HttpConnector):
     """An ad platform's daily campaign metrics. Subclasses set `key`, `label`, `channels` and
     implement `fetch()`; without credentials they run against `simulator()`."""
 
-    key: ClassVar[str]
-    label: ClassVar[str]
     channels: ClassVar[tuple[str, ...]]
-    credential_settings: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(
-        self,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        policy: RetryPolicy | None = None,
-        timeout: float | None = None,
-        demo: bool | None = None,
-    ) -> None:
-        self.demo = (not self.is_configured()) if demo is None else demo
-        self.base_url = self.demo_base_url() if self.demo else self.configured_base_url()
-        if transport is None and self.demo:
-            transport = self.simulator()
-        self.sleep = sleep
-        self.on_wait: Callable[[], None] | None = None
-        self.policy = policy or RetryPolicy.from_settings()
-        self.requests_made = 0
-        self.details: dict[str, Any] = {}
-        self.client = httpx.Client(
-            transport=transport,
-            timeout=timeout if timeout is not None else getattr(settings, "SYNC_HTTP_TIMEOUT", 30.0),
-            headers={"Accept": "application/json", "User-Agent": "Tracker-sync/1"},
-            follow_redirects=False,
-        )
-
-    @classmethod
-    @abstractmethod
-    def is_configured(cls) -> bool:
-        """True when credentials are set (live mode); False means demo mode."""
-
-    @abstractmethod
-    def configured_base_url(self) -> str: ...
-
-    @abstractmethod
-    def demo_base_url(self) -> str: ...
-
-    @abstractmethod
-    def simulator(self) -> httpx.BaseTransport:
-        """A transport answering like the platform, in its real JSON shapes (demo mode)."""
-
-    @abstractmethod
-    def classify(self, response: httpx.Response) -> ConnectorError | None:
-        """The error a response stands for, or None when it is a success."""
 
     @abstractmethod
     def fetch(self, *, since: dt.date, until: dt.date, channels: list[str] | None = None) -> Iterator[MetricsPage]:
         """Yield pages of daily rows from `since` to `until` (inclusive), only for `channels`
         when given. Raises ConnectorError (AuthError; RateLimitError after the retries)."""
-
-    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One call with the shared retry policy; returns a successful response or raises."""
-
-        def attempt() -> httpx.Response:
-            self.requests_made += 1
-            return self.client.request(method, url, **kwargs)
-
-        def wait(seconds: float) -> None:
-            self.sleep(seconds)
-            if self.on_wait is not None:
-                self.on_wait()
-
-        return request_with_retry(attempt, classify=self.classify, policy=self.policy, sleep=wait)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> MetricsConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- parsing helpers shared by the platform modules ---------------------------------------------
