@@ -499,14 +499,19 @@ def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
                 thread.start()
             time.sleep(args.before)
             down_at = time.monotonic()
-            stopped_at = down_at
+            # The window in which /health must say 503 is only the part of the outage that is
+            # certain from here: after `pg_ctl stop` has returned (a check that started while the
+            # server was shutting down may still have been answered) and before `pg_ctl start` is
+            # called (the server accepts connections before `pg_ctl start` returns). With
+            # --outage 0 (`pg_ctl restart`) no moment is certainly down, so nothing is judged.
+            outage: tuple[float, float] | None = None
             if args.outage:
                 pg.ctl("stop", "-m", "fast")
-                # pg_ctl stop returns once the server is down: only from here must /health say 503
-                # (a check that started while it was shutting down may still have been answered).
                 stopped_at = time.monotonic()
                 time.sleep(args.outage)
+                starting_at = time.monotonic()
                 pg.ctl("start")
+                outage = (stopped_at, starting_at)
             else:
                 pg.ctl("restart", "-m", "fast")
             up_at = time.monotonic()
@@ -514,7 +519,7 @@ def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
             for thread in threads:
                 thread.join()
             idle = _idle_restart(pg, base, key, workers=3)
-        _judge_postgres(args, failures, run, t0, down_at, up_at, stopped=stopped_at)
+        _judge_postgres(args, failures, run, t0, down_at, up_at, certainly_down=outage)
         failures.check(
             all(status == 200 for status in idle),
             f"after a restart with no request in flight, every worker answers its next request ({Counter(idle)})",
@@ -558,7 +563,7 @@ def _judge_postgres(
     down: float,
     up: float,
     *,
-    stopped: float | None = None,
+    certainly_down: tuple[float, float] | None = None,
 ) -> None:
     pages = [o for o in run.outcomes if o.op == "page"]
     outcomes = sorted((o for o in run.outcomes if o.op != "page"), key=lambda o: o.start)
@@ -613,7 +618,11 @@ def _judge_postgres(
     failures.check(not other_5xx, f"every outage error is a 503 ({dict(other_5xx)} others)")
     no_retry = [o for o in errors if o.status == 503 and o.op != "health" and not o.retry_after]
     failures.check(not no_retry, f"API 503s carry Retry-After ({len(no_retry)} without)")
-    health_down = [o for o in outcomes if o.op == "health" and (stopped or down) < o.start and o.end < up]
+    health_down = []
+    if certainly_down:
+        lo, hi = certainly_down
+        health_down = [o for o in outcomes if o.op == "health" and lo < o.start and o.end < hi]
+        failures.check(bool(health_down), f"/health was asked while the database was down ({len(health_down)} times)")
     if health_down:
         failures.check(
             all(o.status == 503 for o in health_down),
