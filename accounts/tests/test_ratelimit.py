@@ -13,6 +13,7 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import override_settings
 
+from accounts import ratelimit
 from accounts.actor import Actor
 from accounts.models import RateLimitCounter
 from accounts.ratelimit import RateLimit, rate_limit_check
@@ -29,11 +30,23 @@ REDIS_CACHES = {
 }
 
 
-def fresh_window(seconds: int = 60, margin: float = 5.0) -> None:
-    """Windows are aligned to the clock: start a test well inside one so it cannot roll over."""
-    remaining = seconds - time.time() % seconds
-    if remaining < margin:
-        time.sleep(remaining + 0.05)
+class Clock:
+    """The rate limiter's clock, pinned. Windows are aligned to the clock, so a test on the real
+    one could roll over a window between two requests on a slow machine; this one moves only
+    when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = (time.time() // 3600) * 3600 + 1800.25  # inside every window that divides an hour
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    pinned = Clock()
+    monkeypatch.setattr(ratelimit, "time", pinned)
+    return pinned
 
 
 def assert_limited(response: Any, window: int = 60) -> None:
@@ -45,7 +58,6 @@ def assert_limited(response: Any, window: int = 60) -> None:
 @pytest.fixture
 def three_per_minute(settings: Any) -> None:
     settings.API_RATE_LIMIT = "3/60"
-    fresh_window()
 
 
 @pytest.fixture
@@ -98,13 +110,12 @@ def test_limit_is_per_session_user(web: Client, other_user: Any, three_per_minut
 
 
 @pytest.mark.django_db
-def test_a_new_window_starts_a_new_count(api: ApiClient, settings: Any) -> None:
+def test_a_new_window_starts_a_new_count(api: ApiClient, settings: Any, clock: Clock) -> None:
     settings.API_RATE_LIMIT = "2/2"
-    fresh_window(2, margin=1.5)
     assert api.get(TASKS).status_code == 200
     assert api.get(TASKS).status_code == 200
     assert_limited(api.get(TASKS), window=2)
-    time.sleep(2 - time.time() % 2 + 0.05)
+    clock.now += 2
     assert api.get(TASKS).status_code == 200
     assert RateLimitCounter.objects.count() == 1
 
@@ -175,7 +186,6 @@ def _hammer(identity: str, rule: str, workers: int, calls: int) -> list[int | No
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_database_counter_is_atomic_across_connections() -> None:
-    fresh_window(3600, margin=30)
     results = _hammer("key:concurrent", "50/3600", workers=8, calls=25)
 
     assert len(results) == 200
@@ -184,7 +194,6 @@ def test_database_counter_is_atomic_across_connections() -> None:
 
 
 def test_redis_counter_is_atomic_across_connections(redis_cache: None) -> None:
-    fresh_window(3600, margin=30)
     results = _hammer("key:concurrent", "50/3600", workers=8, calls=25)
 
     assert len(results) == 200
@@ -199,7 +208,6 @@ def _count_allowed_in_child(identity: str, rule: str, calls: int, queue: Any) ->
 def test_redis_counter_is_atomic_across_processes(redis_cache: None) -> None:
     import multiprocessing
 
-    fresh_window(3600, margin=30)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     processes = [

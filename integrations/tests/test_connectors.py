@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from werkzeug import Response
@@ -172,19 +171,24 @@ def test_salesforce_refuses_an_account_id_that_could_inject_soql(live_salesforce
 
 def test_timeouts_are_retried(live_salesforce, sleeps):
     calls = []
+    release = threading.Event()
     slow_done = threading.Event()
 
     def slow_then_fast(request):
         calls.append(1)
         if len(calls) == 1:
-            time.sleep(0.6)
+            # Answers only after the test is over: a timeout for certain, however slow the machine.
+            release.wait(30)
             slow_done.set()
         return Response('{"totalSize": 0, "done": true, "records": []}', status=200, content_type="application/json")
 
     live_salesforce.expect_request(SF_QUERY_PATH).respond_with_handler(slow_then_fast)
-    connector = get_connector("salesforce", sleep=sleeps, policy=FAST, timeout=0.2)
+    connector = get_connector("salesforce", sleep=sleeps, policy=FAST, timeout=1.0)
 
-    pages = pages_of(connector, target=ACCOUNT)
+    try:
+        pages = pages_of(connector, target=ACCOUNT)
+    finally:
+        release.set()
 
     assert pages[0].records == [] and connector.requests_made == 2 and len(sleeps.calls) == 1
     slow_done.wait(5)  # let the abandoned request finish before the next test uses the server

@@ -102,13 +102,15 @@
   }
 
   // --- Drag and drop -------------------------------------------------------------------------
+  // People who ask their system for less motion get cards that move without animating.
+  const reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   board.querySelectorAll(".board-list").forEach(function (list) {
     window.Sortable.create(list, {
       group: "board",
       draggable: ".task-card",
       filter: ".dropdown, .move-menu",
       preventOnFilter: false,
-      animation: 150,
+      animation: reduceMotion ? 0 : 150,
       delay: 150,
       delayOnTouchOnly: true,
       ghostClass: "sortable-ghost",

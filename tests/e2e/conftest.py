@@ -63,7 +63,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # Reduced motion: SortableJS (board.js honours it), Bootstrap and Chart.js skip their
+    # animations, so no step of a test depends on how fast an animation runs on a busy machine.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
     page = context.new_page()
     page.set_default_timeout(15_000)
     # A JavaScript error or a failed request for a page asset fails the test too.

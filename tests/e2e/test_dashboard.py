@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import json
 import re
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -273,12 +274,13 @@ def test_log_out_then_pages_redirect_to_login(demo_login: Any, live_server: Any,
         replay.close()
 
 
-SYNC_PAGES, PER_PAGE, PAGE_SECONDS = 6, 40, 1.0
+SYNC_PAGES, PER_PAGE, PAGE_SECONDS = 6, 40, 0.3
 
 
-def _serve_slow_salesforce(server: Any) -> None:
+def _serve_slow_salesforce(server: Any, last_page: threading.Event) -> None:
     """SYNC_PAGES pages of PER_PAGE tasks, each answered after PAGE_SECONDS, linked by
-    nextRecordsUrl like the real query API."""
+    nextRecordsUrl like the real query API. The last page waits for `last_page`: the test sees
+    the pull mid-way for certain, however slow the machine, and then lets it finish."""
 
     def page(index: int) -> Any:
         records = [
@@ -289,6 +291,8 @@ def _serve_slow_salesforce(server: Any) -> None:
 
         def answer(request: Any) -> Response:
             time.sleep(PAGE_SECONDS)
+            if locator is None:
+                last_page.wait(60)
             return Response(body, status=200, content_type="application/json;charset=UTF-8")
 
         return answer
@@ -320,10 +324,17 @@ def test_sync_centre_runs_a_sync_with_progress(
     settings.SYNC_JOBS_INLINE = True
     schedules_install()
     sponsor = Sponsor.objects.create(name="Acme Events", salesforce_account_id=ACCOUNT)
-    _serve_slow_salesforce(live_salesforce)
+    last_page = threading.Event()
+    _serve_slow_salesforce(live_salesforce, last_page)
+    try:
+        _run_sync_with_progress(page=demo_login, live_server=live_server, sponsor=sponsor, last_page=last_page)
+    finally:
+        last_page.set()
+
+
+def _run_sync_with_progress(*, page: Any, live_server: Any, sponsor: Sponsor, last_page: threading.Event) -> None:
     total = SYNC_PAGES * PER_PAGE
 
-    page = demo_login
     page.goto(f"{live_server.url}/sync/")
     live = page.locator("#sync-live")
     assert "Nothing running right now." in live.inner_text()
@@ -343,6 +354,7 @@ def test_sync_centre_runs_a_sync_with_progress(
     progress = re.search(r"Page (\d+) · ([\d,]+) fetched", running.inner_text())
     assert progress is not None, running.inner_text()
     assert int(progress[2].replace(",", "")) < total  # seen mid-way, not after the fact
+    last_page.set()
 
     # The live part refreshes itself (htmx, every 2 s while something runs) until the run is done.
     watcher.locator("#sync-live").get_by_text("Nothing running right now.").wait_for()
