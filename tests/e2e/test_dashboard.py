@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 from werkzeug import Response
 
 from accounts.actor import Actor
@@ -150,7 +151,8 @@ def test_drag_to_another_column_and_place_persists(demo_login: Any, live_server:
     assert _column_titles(page, "todo") == ["Bravo", "Alpha"]
     # Bravo goes into the empty Done column.
     assert drag(b, page.locator('.board-list[data-status="done"]'), "above")["status"] == "done"
-    assert page.locator('[data-column="done"] [data-count]').inner_text() == "1"
+    # The counts change when the server's answer has been handled: wait for it, don't race it.
+    expect(page.locator('[data-column="done"] [data-count]')).to_have_text("1")
 
     page.reload()
     assert _column_titles(page, "todo") == ["Alpha"]
