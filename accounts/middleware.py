@@ -9,8 +9,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 # The API does its own auth (API key or session) and answers in JSON; allauth's pages handle
-# their own access (login, password reset, signup); the admin has its own staff check.
-OPEN_PREFIXES = ("/api/", "/accounts/", "/admin/", "/health", "/static/", "/favicon.ico")
+# their own access (login, password reset, signup); the admin has its own staff check. The web app
+# manifest and the push service worker hold no data (browsers fetch the manifest without cookies).
+OPEN_PREFIXES = (
+    "/api/", "/accounts/", "/admin/", "/health", "/static/", "/favicon.ico",
+    "/manifest.webmanifest", "/service-worker.js",
+)  # fmt: skip
 
 
 class LoginRequiredMiddleware:

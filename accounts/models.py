@@ -135,6 +135,9 @@ class UserPreference(models.Model):
     notify_in_app = models.BooleanField(default=True)
     notify_email = models.BooleanField(default=True)
     notify_webhook = models.BooleanField(default=False)
+    notify_push = models.BooleanField(
+        default=True, help_text="Push notifications to the browsers and phones you enabled push on."
+    )
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_secret = models.CharField(max_length=128, blank=True)
     digest = models.BooleanField(default=False, help_text="One email/webhook message a day instead of one each.")

@@ -26,6 +26,7 @@ EDITABLE_FIELDS = (
     "notify_in_app",
     "notify_email",
     "notify_webhook",
+    "notify_push",
     "webhook_url",
     "webhook_secret",
     "digest",

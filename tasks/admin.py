@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.admin_mixins import AuditedAdmin
-from tasks.models import Notification, Task
+from tasks.models import Notification, PushSubscription, Task
 from tasks.services import task_column_end
 
 
@@ -43,9 +43,30 @@ class TaskAdmin(AuditedAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("kind", "recipient", "created_at", "read_at", "in_app_state", "email_state", "webhook_state")
-    list_filter = ("kind", "in_app_state", "email_state", "webhook_state", ("read_at", admin.EmptyFieldListFilter))
+    list_display = (
+        "kind", "recipient", "created_at", "read_at", "in_app_state", "email_state", "webhook_state", "push_state",
+    )  # fmt: skip
+    list_filter = (
+        "kind", "in_app_state", "email_state", "webhook_state", "push_state", ("read_at", admin.EmptyFieldListFilter),
+    )  # fmt: skip
     search_fields = ("message", "recipient__username", "dedupe_key")
     raw_id_fields = ("recipient", "task")
-    readonly_fields = ("dedupe_key", "created_at", "delivered_at", "email_attempts", "webhook_attempts", "last_error")
+    readonly_fields = (
+        "dedupe_key", "created_at", "delivered_at", "email_attempts", "webhook_attempts", "push_attempts", "last_error",
+    )  # fmt: skip
     date_hierarchy = "created_at"
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Devices people turned push on for. Staff can remove one; adding one only makes sense
+    from the browser itself (it holds the keys)."""
+
+    list_display = ("name", "user", "created_at", "last_used_at", "last_error")
+    search_fields = ("name", "user__username", "user_agent")
+    raw_id_fields = ("user",)
+    readonly_fields = ("endpoint", "p256dh", "auth", "user_agent", "created_at", "last_used_at", "last_error")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -42,6 +42,7 @@ class NotificationOut(Schema):
     read: bool
     email_state: StateT
     webhook_state: StateT
+    push_state: StateT
 
 
 class NotificationListOut(Schema):
@@ -75,6 +76,7 @@ def notification_out(n: Notification) -> dict[str, Any]:
         "read": n.read_at is not None,
         "email_state": n.email_state,
         "webhook_state": n.webhook_state,
+        "push_state": n.push_state,
     }
 
 
@@ -156,6 +158,7 @@ class PreferencesOut(Schema):
     webhook_disabled_at: dt.datetime | None
     webhook_failures: int
     webhook_last_error: str
+    push: bool = Field(description="Push to the devices you enabled push on (GET /me/push-subscriptions).")
     digest: bool
 
 
@@ -174,6 +177,7 @@ class PreferencesPatch(Schema):
     webhook: JsonBool | None = None
     webhook_url: WebhookUrl | None = None
     webhook_secret: WebhookSecret | None = None
+    push: JsonBool | None = None
     digest: JsonBool | None = None
 
 
@@ -192,13 +196,16 @@ def preferences_out(pref: UserPreference) -> dict[str, Any]:
         "webhook_disabled_at": pref.webhook_disabled_at,
         "webhook_failures": pref.webhook_failures,
         "webhook_last_error": pref.webhook_last_error,
+        "push": pref.notify_push,
         "digest": pref.digest,
     }
 
 
 # API name -> model field; durations travel as whole minutes.
-_RENAMES = {"in_app": "notify_in_app", "email": "notify_email", "webhook": "notify_webhook"}
-_NOT_NULL = ("time_zone", "reminder_lead_minutes", "stale_after_minutes", "in_app", "email", "webhook", "digest")
+_RENAMES = {"in_app": "notify_in_app", "email": "notify_email", "webhook": "notify_webhook", "push": "notify_push"}
+_NOT_NULL = (
+    "time_zone", "reminder_lead_minutes", "stale_after_minutes", "in_app", "email", "webhook", "push", "digest",
+)  # fmt: skip
 
 
 @router.get(

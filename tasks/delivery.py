@@ -2,8 +2,9 @@
 
 Safe to run twice or on two clusters at once: a notification is claimed (a short lease on
 `next_attempt_at`, taken with a conditional UPDATE) before anything is sent for it, and each
-channel's state records what went out. Failed emails and webhook calls are retried with backoff;
-a webhook that keeps failing is turned off and its owner told.
+channel's state records what went out. Failed emails, webhook calls and pushes are retried with
+backoff; a webhook that keeps failing is turned off and its owner told; a push subscription the
+push service calls gone (404, 410) is removed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from django.utils import timezone
 
 from accounts.models import UserPreference
 from accounts.preferences import preferences_for_users
-from tasks import channels
+from tasks import channels, push
 from tasks.channels import ChannelError
-from tasks.models import Notification, Task
+from tasks.models import Notification, PushSubscription, Task
 from tasks.notifications import NotificationDraft, notification_build
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class DeliveryReport:
     delivered: int = 0
     emails: int = 0
     webhooks: int = 0
+    pushes: int = 0
     failures: int = 0
     held: int = 0
     dropped: int = 0
@@ -129,6 +131,7 @@ def _deliver_one(
     now: dt.datetime,
     connection: Any,
     client: Any,
+    push_session: Any,
     down_urls: set[str],
     report: DeliveryReport,
 ) -> None:
@@ -166,16 +169,45 @@ def _deliver_one(
                 disabled = webhook_failure_record(pref=pref, error=str(exc), now=now)
                 if disabled or n.webhook_attempts >= max_attempts:
                     n.webhook_state = State.FAILED
+    if n.push_state == State.PENDING:
+        _push_one(n, pref, push_session=push_session, errors=errors, report=report, max_attempts=max_attempts)
     if errors:
         report.failures += len(errors)
         report.errors.extend(errors)
         n.last_error = " | ".join(errors)[:2000]
     if State.PENDING in n.channel_states().values():
-        n.next_attempt_at = now + retry_delay(max(n.email_attempts, n.webhook_attempts, 1))
+        n.next_attempt_at = now + retry_delay(max(n.email_attempts, n.webhook_attempts, n.push_attempts, 1))
     else:
         n.next_attempt_at = None
         n.delivered_at = now
         report.delivered += 1
+
+
+def _push_one(
+    n: Notification,
+    pref: UserPreference,
+    *,
+    push_session: Any,
+    errors: list[str],
+    report: DeliveryReport,
+    max_attempts: int,
+) -> None:
+    """Push to each of the recipient's devices: sent when one accepted it, skipped when they
+    have none left (a 404/410 removes a device), else retried with the other channels' backoff."""
+    subscriptions = list(PushSubscription.objects.filter(user_id=n.recipient_id).order_by("id"))
+    if not pref.notify_push or not push.push_configured() or not subscriptions:
+        n.push_state = State.SKIPPED
+        return
+    result = push.push_send(notification=n, subscriptions=subscriptions, session=push_session)
+    if result.sent:
+        n.push_state = State.SENT
+        report.pushes += 1
+    elif not result.errors:
+        n.push_state = State.SKIPPED  # every device was gone
+    else:
+        n.push_attempts += 1
+        errors.extend(result.errors)
+        n.push_state = State.FAILED if n.push_attempts >= max_attempts else State.PENDING
 
 
 _SAVED_FIELDS = [
@@ -184,6 +216,8 @@ _SAVED_FIELDS = [
     "email_attempts",
     "webhook_state",
     "webhook_attempts",
+    "push_state",
+    "push_attempts",
     "last_error",
     "next_attempt_at",
     "delivered_at",
@@ -200,7 +234,7 @@ def _deliver_claimed(
         n.deliver_after, n.next_attempt_at = quiet_until, None
         report.held += 1
     elif not _still_relevant(n):
-        for name in ("in_app_state", "email_state", "webhook_state"):
+        for name in ("in_app_state", "email_state", "webhook_state", "push_state"):
             if getattr(n, name) == State.PENDING:
                 setattr(n, name, State.SKIPPED)
         n.delivered_at, n.next_attempt_at = now, None
@@ -229,7 +263,7 @@ def notifications_deliver(*, now: dt.datetime | None = None, limit: int = 200) -
     # a mail server that is down fails each email (to be retried), not the whole run.
     connection = mail.get_connection()
     try:
-        with channels.webhook_client() as client:
+        with channels.webhook_client() as client, push.push_session() as push_session:
             for n_id in ids:
                 if not _claim(n_id, now):
                     continue  # another worker has it, or it was finished meanwhile
@@ -244,6 +278,7 @@ def notifications_deliver(*, now: dt.datetime | None = None, limit: int = 200) -
                         report=report,
                         connection=connection,
                         client=client,
+                        push_session=push_session,
                         down_urls=down_urls,
                     )
                 except Exception:

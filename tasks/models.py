@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -193,6 +194,8 @@ class Notification(models.Model):
     email_attempts = models.PositiveSmallIntegerField(default=0)
     webhook_state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    push_state = models.CharField(max_length=10, choices=State.choices, default=State.SKIPPED)
+    push_attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
 
     objects = NotificationQuerySet.as_manager()
@@ -214,4 +217,40 @@ class Notification(models.Model):
         return self.read_at is not None
 
     def channel_states(self) -> dict[str, str]:
-        return {"in_app": self.in_app_state, "email": self.email_state, "webhook": self.webhook_state}
+        return {
+            "in_app": self.in_app_state,
+            "email": self.email_state,
+            "webhook": self.webhook_state,
+            "push": self.push_state,
+        }
+
+
+class PushSubscription(models.Model):
+    """One browser or phone a person turned Web Push on for (the W3C Push API subscription).
+
+    `endpoint` is the push service's URL for this device (unique: a browser has one per site);
+    `p256dh` and `auth` are the device's public key and auth secret, which encrypt every payload
+    so that only that device can read it (RFC 8291). None of them lets anyone read the user's
+    data here, so they are stored as given. A push service answering 404 or 410 means the
+    subscription is gone: it is deleted then.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, help_text="What the person sees, e.g. “Chrome on Android”.")
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Last push the push service accepted.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    def subscription_info(self) -> dict[str, Any]:
+        """The subscription in the browser's JSON shape (what pywebpush takes)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}

@@ -21,11 +21,13 @@ from django.utils import timezone
 from accounts.models import UserPreference
 from accounts.preferences import preferences_for_users
 from tasks.models import Notification, Task
+from tasks.push import push_configured
 
 State = Notification.State
 Kind = Notification.Kind
 
-# Kinds a digest user receives once a day in the digest instead of one by one (email, webhook).
+# Kinds a digest user receives once a day in the digest instead of one by one (email, webhook,
+# push).
 DIGESTIBLE_KINDS = frozenset(
     {Kind.DUE_SOON, Kind.OVERDUE, Kind.STALE, Kind.SYNC_FAILED, Kind.CAMPAIGN_ALERT, Kind.MENTION}
 )
@@ -48,12 +50,18 @@ class NotificationDraft:
 
 
 def channel_states(*, pref: UserPreference, kind: str) -> dict[str, str]:
-    """Initial state of each channel for a new notification of `kind` to the owner of `pref`."""
+    """Initial state of each channel for a new notification of `kind` to the owner of `pref`.
+
+    Push is pending whenever the person wants it and push is configured; whether they have a
+    subscribed device is found out at delivery (no device: skipped).
+    """
+    push_on = pref.notify_push and push_configured()
     if kind == Kind.DIGEST:
         return {
             "in_app_state": State.SKIPPED,
             "email_state": State.PENDING if pref.notify_email and pref.user.email else State.SKIPPED,
             "webhook_state": State.PENDING if pref.webhook_active else State.SKIPPED,
+            "push_state": State.PENDING if push_on else State.SKIPPED,
         }
     later = State.DIGEST if pref.digest and kind in DIGESTIBLE_KINDS else State.PENDING
     webhook_on = pref.webhook_active and kind != Kind.WEBHOOK_DISABLED
@@ -61,6 +69,7 @@ def channel_states(*, pref: UserPreference, kind: str) -> dict[str, str]:
         "in_app_state": State.PENDING if pref.notify_in_app else State.SKIPPED,
         "email_state": later if pref.notify_email and pref.user.email else State.SKIPPED,
         "webhook_state": later if webhook_on else State.SKIPPED,
+        "push_state": later if push_on else State.SKIPPED,
     }
 
 

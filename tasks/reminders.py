@@ -182,7 +182,9 @@ def digests_send(*, now: dt.datetime | None = None) -> int:
     hour = int(getattr(settings, "DIGEST_HOUR", 8))
     created = 0
     # Users who just turned the digest off still get what was already held for it.
-    waiting = Notification.objects.filter(Q(email_state=State.DIGEST) | Q(webhook_state=State.DIGEST))
+    waiting = Notification.objects.filter(
+        Q(email_state=State.DIGEST) | Q(webhook_state=State.DIGEST) | Q(push_state=State.DIGEST)
+    )
     prefs = (
         UserPreference.objects.filter(Q(digest=True) | Q(user_id__in=waiting.values("recipient_id")))
         .filter(user__is_active=True)
@@ -202,7 +204,7 @@ def digests_send(*, now: dt.datetime | None = None) -> int:
 
 @transaction.atomic
 def _digest_create(*, pref: UserPreference, key: str, now: dt.datetime) -> bool:
-    waiting = Q(email_state=State.DIGEST) | Q(webhook_state=State.DIGEST)
+    waiting = Q(email_state=State.DIGEST) | Q(webhook_state=State.DIGEST) | Q(push_state=State.DIGEST)
     items = list(
         Notification.objects.select_for_update(of=("self",))
         .filter(waiting, recipient_id=pref.user_id, created_at__lte=now)
@@ -213,6 +215,7 @@ def _digest_create(*, pref: UserPreference, key: str, now: dt.datetime) -> bool:
         return False
     by_email = any(n.email_state == State.DIGEST for n in items)
     by_webhook = any(n.webhook_state == State.DIGEST for n in items)
+    by_push = any(n.push_state == State.DIGEST for n in items)
     digest = notification_build(
         draft=NotificationDraft(
             recipient_id=pref.user_id,
@@ -228,6 +231,8 @@ def _digest_create(*, pref: UserPreference, key: str, now: dt.datetime) -> bool:
         digest.email_state = State.SKIPPED
     if not by_webhook and digest.webhook_state == State.PENDING:
         digest.webhook_state = State.SKIPPED
+    if not by_push and digest.push_state == State.PENDING:
+        digest.push_state = State.SKIPPED
     if State.PENDING not in digest.channel_states().values():
         digest.delivered_at = now
     try:
@@ -238,4 +243,5 @@ def _digest_create(*, pref: UserPreference, key: str, now: dt.datetime) -> bool:
     ids = [n.pk for n in items]
     Notification.objects.filter(pk__in=ids, email_state=State.DIGEST).update(email_state=State.SENT)
     Notification.objects.filter(pk__in=ids, webhook_state=State.DIGEST).update(webhook_state=State.SENT)
+    Notification.objects.filter(pk__in=ids, push_state=State.DIGEST).update(push_state=State.SENT)
     return True

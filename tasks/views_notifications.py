@@ -10,8 +10,10 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -19,8 +21,8 @@ from accounts.actor import ORIGIN_WEB, Actor
 from accounts.forms import BootstrapMixin
 from accounts.models import UserPreference, available_time_zones
 from accounts.preferences import preference_get, preference_update
-from tasks import notifications
-from tasks.models import Notification
+from tasks import notifications, push
+from tasks.models import Notification, PushSubscription
 
 PAGE_SIZE = 25
 
@@ -111,6 +113,11 @@ class PreferenceForm(BootstrapMixin, forms.Form):
     notify_in_app = forms.BooleanField(label="In the app (the bell)", required=False)
     notify_email = forms.BooleanField(label="By email", required=False)
     notify_webhook = forms.BooleanField(label="On a webhook", required=False)
+    notify_push = forms.BooleanField(
+        label="Push notifications to my devices",
+        required=False,
+        help_text="To the browsers and phones listed below, once push is enabled on them.",
+    )
     webhook_url = forms.URLField(
         label="Webhook URL", required=False, max_length=500, assume_scheme="https", help_text="Receives signed JSON."
     )
@@ -137,6 +144,7 @@ class PreferenceForm(BootstrapMixin, forms.Form):
             "notify_in_app": pref.notify_in_app,
             "notify_email": pref.notify_email,
             "notify_webhook": pref.notify_webhook,
+            "notify_push": pref.notify_push,
             "webhook_url": pref.webhook_url,
             "digest": pref.digest,
         }
@@ -152,6 +160,7 @@ class PreferenceForm(BootstrapMixin, forms.Form):
             "notify_in_app": data["notify_in_app"],
             "notify_email": data["notify_email"],
             "notify_webhook": data["notify_webhook"],
+            "notify_push": data["notify_push"],
             "webhook_url": data["webhook_url"] or "",
             "digest": data["digest"],
         }
@@ -192,6 +201,55 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
     else:
         form = PreferenceForm(initial=PreferenceForm.initial_for(pref))
         status = 200
-    response = render(request, "tasks/notification_preferences.html", {"form": form, "pref": pref}, status=status)
+    context = {
+        "form": form,
+        "pref": pref,
+        "push_enabled": push.push_configured(),
+        "vapid_public_key": push.vapid_public_key(),
+        "devices": list(push.push_subscriptions_of(user=request.user)),
+    }
+    response = render(request, "tasks/notification_preferences.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page shows the webhook signing secret
     return response
+
+
+@require_POST
+def push_subscription_remove(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    """The "Remove" button next to a device on the settings page."""
+    try:
+        push.push_subscription_delete(
+            user=request.user, subscription_id=subscription_id, actor=Actor.from_request(request, origin=ORIGIN_WEB)
+        )
+    except PushSubscription.DoesNotExist:
+        raise Http404("No such device.") from None
+    messages.success(request, "That device will get no more push notifications.")
+    return redirect("notification_preferences")
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """/service-worker.js: served from the root so that it may control every page."""
+    body = render_to_string("tasks/push/service-worker.js", {"icon_url": static("img/icon-192.png")})
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # browsers then pick up a new version at once
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+def web_manifest(request: HttpRequest) -> HttpResponse:
+    """/manifest.webmanifest: lets people install Tracker as an app (on iOS, needed for push)."""
+    manifest = {
+        "name": "Tracker",
+        "short_name": "Tracker",
+        "description": "Sponsors' tasks, leads and campaigns in one place.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#4f46e5",
+        "icons": [
+            {"src": static("img/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("img/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {"src": static("img/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+        ],
+    }
+    return JsonResponse(manifest, content_type="application/manifest+json")

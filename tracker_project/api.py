@@ -18,6 +18,7 @@ from sponsors.api import router as sponsors_router
 from tasks.api import router as tasks_router
 from tasks.api_enrichment import router as enrichment_router
 from tasks.api_notifications import router as notifications_router
+from tasks.api_push import router as push_router
 from tracker_project.api_docs import docs_access
 from tracker_project.api_errors import BodyNotJson, install_error_handlers
 from tracker_project.health import health_report
@@ -69,6 +70,7 @@ def health(request: HttpRequest) -> Status[dict[str, str]]:
 api.add_router("/", tasks_router)
 api.add_router("/", accounts_router)
 api.add_router("/", notifications_router)
+api.add_router("/", push_router)
 api.add_router("/", enrichment_router)
 api.add_router("/", sponsors_router)
 api.add_router("/", integrations_router)

@@ -243,6 +243,16 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
+# Web Push (W3C Push API with VAPID, RFC 8292): `python manage.py generate_vapid_keys` prints a
+# pair. Without both keys push is off and the settings page says so. The subject is a mailto: or
+# https: contact the push services (Google, Mozilla, Apple, Microsoft) can reach about misuse.
+WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_SUBJECT = env.str("WEBPUSH_SUBJECT", default="mailto:tracker@localhost")
+WEBPUSH_TTL = env.int("WEBPUSH_TTL", default=24 * 3600)  # seconds a push service keeps a message
+WEBPUSH_TIMEOUT = env.float("WEBPUSH_TIMEOUT", default=10.0)
+# Push services are always HTTPS; tests point subscriptions at a plain-HTTP fake on loopback.
+WEBPUSH_ALLOW_LOOPBACK_HTTP = env.bool("WEBPUSH_ALLOW_LOOPBACK_HTTP", default=False)
 
 # --- Sponsor task sources and the shared sync machinery -------------------------------------
 # A platform without credentials runs in demo mode against its built-in simulator.
