@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 # The API does its own auth (API key or session) and answers in JSON; allauth's pages handle
 # their own access (login, password reset, signup); the admin has its own staff check. The web app
 # manifest and the push service worker hold no data (browsers fetch the manifest without cookies).
+logger = logging.getLogger(__name__)
+
 OPEN_PREFIXES = (
     "/api/", "/accounts/", "/admin/", "/health", "/static/", "/favicon.ico",
     "/manifest.webmanifest", "/service-worker.js",
@@ -50,7 +53,17 @@ class ApiErrorEnvelopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except Exception:
+            # Only reached when producing the error response itself failed (a broken error
+            # handler or template): an API client still gets JSON, never the server's HTML 500.
+            if not request.path.startswith("/api/"):
+                raise
+            logger.exception("Error response failed on %s %s", request.method, request.path)
+            return JsonResponse(
+                {"detail": "Internal error; it has been logged.", "error_code": "INTERNAL_ERROR"}, status=500
+            )
         if (
             response.status_code >= 400
             and request.path.startswith("/api/")

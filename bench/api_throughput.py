@@ -114,7 +114,6 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> list[str]
     started = time.monotonic()
     reset_database(DB_NAME)
     manage(env, "migrate", "--noinput")
-    manage(env, "createcachetable")
     say(f"database {DB_NAME}: created and migrated in {time.monotonic() - started:.1f} s")
     django_setup(env)
     loaded = load_tasks(total=args.tasks)

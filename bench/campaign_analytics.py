@@ -163,7 +163,6 @@ def main() -> int:
     if not args.reuse_db:
         reset_database(DB_NAME)
         manage(env, "migrate", "--no-input")
-        manage(env, "createcachetable")
         started = time.perf_counter()
         rows = load(env, campaigns=args.campaigns, days=args.days, today=today)
         say(f"loaded {args.campaigns * 4:,} campaigns, {rows:,} daily rows in {time.perf_counter() - started:.1f} s")

@@ -200,7 +200,6 @@ def run_qcluster(args: argparse.Namespace, failures: Failures) -> None:
             Q_WORKERS="2",
         )
         manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
         django_setup(env)
         from django.db import connection
 
@@ -471,7 +470,6 @@ def run_postgres(args: argparse.Namespace, failures: Failures) -> None:
             env.pop("REDIS_URL", None)
         env.update(SECRET_KEY=secrets.token_urlsafe(50), DATABASE_URL=f"{pg.server_url}/{PG_DB}")
         manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
         key = create_api_key(env, "faults")
         password = secrets.token_urlsafe(16)
         manage(

@@ -571,7 +571,6 @@ def main() -> int:
         env["SECRET_KEY"] = secrets.token_urlsafe(50)
         say(f"Database {DB_NAME}: migrating (cache: {'Redis' if redis_url else 'database table'})")
         manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
         key = create_api_key(env, "load")
         django_setup(env)
         ledger = Ledger()

@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source .venv/bin/activate
 python manage.py migrate --noinput
-python manage.py createcachetable
 python manage.py collectstatic --noinput -v0
 python manage.py seed_demo
 python manage.py setup_schedules

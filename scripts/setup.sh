@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up step shared by the run and test commands. Idempotent and quick when nothing changed:
-# a virtualenv in .venv with the pinned Python packages, the pinned front-end packages from
-# package-lock.json, and their dist files copied into static/vendor/.
+# a virtualenv in .venv with the pinned Python packages and the pinned front-end packages from
+# package-lock.json in node_modules/ (served as static/vendor/... by a staticfiles finder, so
+# collectstatic picks them up: tracker_project/frontend.py).
 #   scripts/setup.sh         runtime packages
 #   scripts/setup.sh --dev   runtime + test/tooling packages
 set -euo pipefail
@@ -40,5 +41,6 @@ if [ ! -f "$NPM_STAMP" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   touch "$NPM_STAMP"
 fi
-.venv/bin/python scripts/vendor_static.py
+# Older versions copied the front-end files into static/vendor/; node_modules/ is the one source now.
+rm -rf static/vendor
 mkdir -p var

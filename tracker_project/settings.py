@@ -101,7 +101,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W038"]
 
 # --- Cache (allauth login rate limits, API rate limits) -------------------------------------
-# Shared across processes in both modes: Redis when REDIS_URL is set, else a database table.
+# Shared across processes in both modes: Redis when REDIS_URL is set, else a database table,
+# which a migration creates (accounts/migrations/0003_cache_table.py), so `migrate` is the only
+# database step of a release.
+DATABASE_CACHE_TABLE = "tracker_cache"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -115,7 +118,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "tracker_cache",
+            "LOCATION": DATABASE_CACHE_TABLE,
         }
     }
 
@@ -189,6 +192,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tracker <tracker@loc
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The pinned front-end packages come straight from node_modules/ (after `npm ci`) under
+# `vendor/...`, so `collectstatic` is the only static step; a system check names `npm ci` when
+# they are missing (tracker_project/frontend.py).
+STATICFILES_FINDERS = [
+    "tracker_project.frontend.NodeModulesFinder",
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

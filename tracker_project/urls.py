@@ -12,7 +12,11 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Tracker administration"
 admin.site.site_title = "Tracker admin"
 
-# A database outage answers 503 "try again" instead of the generic error page.
+# Self-contained error pages (no static file, no database), JSON under /api/; a database outage
+# answers 503 "try again" instead of the generic 500 (tracker_project/views.py).
+handler400 = "tracker_project.views.bad_request"
+handler403 = "tracker_project.views.permission_denied"
+handler404 = "tracker_project.views.page_not_found"
 handler500 = "tracker_project.views.server_error"
 
 urlpatterns = [

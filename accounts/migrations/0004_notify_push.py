@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_userpreference'),
+        ('accounts', '0003_cache_table'),
     ]
 
     operations = [
