@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    "accounts.middleware.StaffMfaRequiredMiddleware",
     "accounts.middleware.ApiErrorEnvelopeMiddleware",
 ]
 
@@ -167,6 +168,10 @@ ACCOUNT_RATE_LIMITS = {
 MFA_ALLOW_UNVERIFIED_EMAIL = ACCOUNT_EMAIL_VERIFICATION == "none"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tracker"
+# true: a staff user (or superuser) without an authenticator app is sent to set one up before any
+# dashboard or admin page, and the API refuses their session (403 MFA_REQUIRED); API keys are
+# separate credentials and keep working.
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
