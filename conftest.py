@@ -26,6 +26,21 @@ def _plain_static_storage() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http() -> Iterator[None]:
+    # With DEBUG off the settings assume HTTPS behind a proxy (redirect, Secure cookies, HSTS);
+    # the test client and the browser tests' live server speak plain HTTP, like scripts/run.sh.
+    # tests/test_security.py checks the production defaults themselves (in a subprocess with
+    # only the production variables) and turns these back on where it tests their effect.
+    with override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        SECURE_HSTS_SECONDS=0,
+    ):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     # Real hashers cost ~1 s per user; hashing strength is not what these tests are about.

@@ -10,6 +10,7 @@ from ninja.security import APIKeyCookie, APIKeyHeader
 from ninja.utils import check_csrf
 
 from accounts.ratelimit import rate_limit_check
+from accounts.selectors import staff_mfa_missing
 from accounts.services import api_key_authenticate_and_count
 
 
@@ -21,6 +22,10 @@ class RateLimited(Exception):
 
 class CsrfFailed(Exception):
     pass
+
+
+class MfaRequired(Exception):
+    """A staff session without a second factor while MFA_REQUIRED_FOR_STAFF is on (403 MFA_REQUIRED)."""
 
 
 def _throttle(identity: str) -> None:
@@ -64,6 +69,11 @@ class SessionCsrfAuth(APIKeyCookie):
             return None
         if check_csrf(request) is not None:
             raise CsrfFailed("CSRF check failed: send the csrftoken cookie's value in X-CSRFToken.")
+        if staff_mfa_missing(user=user):
+            raise MfaRequired(
+                "Staff accounts must set up two-factor authentication (Settings → Account security) "
+                "before using the API with a session; an API key keeps working."
+            )
         request.auth_user = user  # type: ignore[attr-defined]
         _throttle(f"user:{user.pk}")
         return user

@@ -1,4 +1,5 @@
-"""Every dashboard page needs a signed-in user; the API answers 401 itself; a few paths are open."""
+"""Every dashboard page needs a signed-in user (and, when required, staff need MFA); the API
+answers 401 itself; a few paths are open."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+
+from accounts.selectors import staff_mfa_missing
 
 # The API does its own auth (API key or session) and answers in JSON; allauth's pages handle
 # their own access (login, password reset, signup); the admin has its own staff check. The web app
@@ -27,6 +32,43 @@ class LoginRequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(OPEN_PREFIXES) and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return self.get_response(request)
+
+
+# What a staff user without MFA may still reach: allauth's pages (the MFA set-up itself, sign-out,
+# re-authentication, password change), static files and health. The API is gated where it
+# authenticates (accounts.api_auth.SessionCsrfAuth and tracker_project.api_docs), because an API
+# key, a credential of its own, keeps working.
+MFA_OPEN_PREFIXES = ("/accounts/", "/api/", "/health", "/static/", "/favicon.ico")
+MFA_SETUP_MESSAGE = "Staff accounts must set up two-factor authentication before using Tracker."
+
+
+def mfa_setup_redirect(request: HttpRequest) -> HttpResponse:
+    """Send the user to allauth's authenticator-app set-up page, saying why.
+
+    An htmx request (a partial update) gets HX-Redirect, so the whole page moves instead of the
+    set-up page being swapped into a fragment."""
+    url = reverse("mfa_activate_totp")
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    messages.warning(request, MFA_SETUP_MESSAGE)
+    return HttpResponseRedirect(url)
+
+
+class StaffMfaRequiredMiddleware:
+    """With MFA_REQUIRED_FOR_STAFF, every dashboard and admin page sends a staff user who has no
+    second factor to the set-up page until they have one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            settings.MFA_REQUIRED_FOR_STAFF
+            and not request.path.startswith(MFA_OPEN_PREFIXES)
+            and staff_mfa_missing(user=request.user)
+        ):
+            return mfa_setup_redirect(request)
         return self.get_response(request)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, AuditEvent
@@ -64,3 +65,21 @@ def mfa_summary(*, user: Any) -> dict[str, bool]:
         "recovery_codes": Authenticator.Type.RECOVERY_CODES in types,
         "needs_verified_email": needs_verified_email,
     }
+
+
+# Second factors that count for MFA_REQUIRED_FOR_STAFF; recovery codes only back one of these up.
+MFA_FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def staff_mfa_missing(*, user: Any) -> bool:
+    """True when MFA_REQUIRED_FOR_STAFF is on and `user` is signed in, staff (or superuser) and
+    has no second factor (an authenticator app; a security key if WebAuthn is ever enabled).
+
+    Read on each request, not remembered in the session, so removing the authenticator takes
+    effect at once. Costs one indexed query, for staff only and only when the setting is on.
+    """
+    if not settings.MFA_REQUIRED_FOR_STAFF or user is None or not user.is_authenticated:
+        return False
+    if not (user.is_staff or user.is_superuser):
+        return False
+    return not Authenticator.objects.filter(user=user, type__in=MFA_FACTOR_TYPES).exists()

@@ -48,6 +48,10 @@ def production_env(*, db_name: str, redis_url: str, rate_limit: str = "100000000
     Static files: production runs `collectstatic` and serves the hashed names from the manifest;
     the bench serves no static file, so it uses the plain storage and needs no collectstatic (the
     storage backend is not on any measured path).
+
+    HTTPS: production sits behind a TLS proxy (settings redirect plain HTTP, Secure cookies,
+    HSTS); the bench talks plain HTTP to gunicorn on 127.0.0.1 with no proxy, so it switches
+    those off as scripts/run.sh does (the security middleware still runs on every request).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
@@ -61,6 +65,11 @@ def production_env(*, db_name: str, redis_url: str, rate_limit: str = "100000000
             "CACHE_KEY_PREFIX": f"{db_name}",
             "API_RATE_LIMIT": rate_limit,
             "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "BEHIND_TLS_PROXY": "false",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )

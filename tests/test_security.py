@@ -64,20 +64,28 @@ CSRF_FAILURE_TEXT = b"CSRF verification failed"
 
 # --- check --deploy -------------------------------------------------------------------------
 
+# Only what the README's "Production" section asks for: HTTPS redirect, Secure cookies and HSTS
+# must be on by default, with no variable of their own.
 PRODUCTION_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": secrets.token_urlsafe(50)[:50],
     "ALLOWED_HOSTS": "tracker.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://tracker.example.com",
-    "SECURE_SSL_REDIRECT": "true",
-    "SESSION_COOKIE_SECURE": "true",
-    "CSRF_COOKIE_SECURE": "true",
-    "SECURE_HSTS_SECONDS": "31536000",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
-    "SECURE_HSTS_PRELOAD": "true",
+    "DATABASE_URL": "postgres://tracker@127.0.0.1:5432/tracker",
 }
+# Variables that switch a secure default off; never inherited by the deploy check's environment.
+SECURITY_SWITCHES = (
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "BEHIND_TLS_PROXY",
+)
 
-# One production setting left out or wrong -> the warning Django's deploy check must give.
+# One production setting left out, or one secure default switched off by its variable -> the
+# warning Django's deploy check must give.
 DEPLOY_VARIANTS: dict[str, tuple[dict[str, str | None], str]] = {
     "debug-on": ({"DEBUG": "true"}, "security.W018"),
     # Unset: the built-in development key must not pass for a production one.
@@ -87,13 +95,14 @@ DEPLOY_VARIANTS: dict[str, tuple[dict[str, str | None], str]] = {
     "insecure-session-cookie": ({"SESSION_COOKIE_SECURE": "false"}, "security.W012"),
     "insecure-csrf-cookie": ({"CSRF_COOKIE_SECURE": "false"}, "security.W016"),
     "no-hsts": ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
+    "no-hsts-subdomains": ({"SECURE_HSTS_INCLUDE_SUBDOMAINS": "false"}, "security.W005"),
 }
 
 
 def _deploy_check(overrides: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
     # A clean production environment: nothing inherited that the deploy check would (rightly) flag,
     # such as DJANGO_ALLOW_ASYNC_UNSAFE, which the browser tests set while they run.
-    dropped = {*PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    dropped = {*PRODUCTION_ENV, *SECURITY_SWITCHES, "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["DJANGO_SETTINGS_MODULE"] = "tracker_project.settings"
     for name, value in {**PRODUCTION_ENV, **overrides}.items():

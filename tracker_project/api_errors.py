@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from accounts.api_auth import CsrfFailed, RateLimited
+from accounts.api_auth import CsrfFailed, MfaRequired, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(403, str(exc) or "You do not have permission to do this.")
 
+    def on_mfa_required(request: HttpRequest, exc: MfaRequired) -> HttpResponse:
+        return error_response(403, str(exc), "MFA_REQUIRED")
+
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(404, "Not found.")
 
@@ -143,6 +146,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthorizationError, on_forbidden)
     api.add_exception_handler(PermissionDenied, on_forbidden)
     api.add_exception_handler(CsrfFailed, on_forbidden)
+    api.add_exception_handler(MfaRequired, on_mfa_required)
     api.add_exception_handler(Http404, on_not_found)
     api.add_exception_handler(ObjectDoesNotExist, on_not_found)
     api.add_exception_handler(RateLimited, on_rate_limited)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    "accounts.middleware.StaffMfaRequiredMiddleware",
     "accounts.middleware.ApiErrorEnvelopeMiddleware",
 ]
 
@@ -168,6 +171,10 @@ ACCOUNT_RATE_LIMITS = {
 MFA_ALLOW_UNVERIFIED_EMAIL = ACCOUNT_EMAIL_VERIFICATION == "none"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tracker"
+# true: a staff user (or superuser) without an authenticator app is sent to set one up before any
+# dashboard or admin page, and the API refuses their session (403 MFA_REQUIRED); API keys are
+# separate credentials and keep working.
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -220,16 +227,53 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security -------------------------------------------------------------------------------
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# Secure by default: with DEBUG off, HTTPS is assumed (a TLS-terminating proxy in front, which
+# says so in X-Forwarded-Proto), so plain-HTTP requests are redirected to https, cookies are
+# Secure-only and HSTS is sent for a year. Each is switched off by its own variable; the laptop
+# run command (scripts/run.sh, plain HTTP on 127.0.0.1) switches them all off and says so.
+SECURE_BY_DEFAULT = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SECURE_BY_DEFAULT)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE_BY_DEFAULT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_BY_DEFAULT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SECURE_BY_DEFAULT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_BY_DEFAULT)
+# Preload stays opt-in: the preload list is for a whole registered domain (every subdomain must
+# serve HTTPS, not only Tracker's), takes months to leave, and anyone may submit a domain whose
+# header says "preload". Tracker usually runs on a subdomain, which the list does not take
+# anyway. So Django's "preload not set" warning (W021) is silenced: it is a choice, not an omission.
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SILENCED_SYSTEM_CHECKS += ["security.W021"]
+# Trust X-Forwarded-Proto: https from the proxy. The proxy must set (overwrite) that header; a
+# client reaching the app directly could otherwise claim https, which only spares it the redirect.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=SECURE_BY_DEFAULT) else None
+)
+# Load balancers probe health over plain HTTP, often without X-Forwarded-Proto: a redirect
+# would read as "down". The health answer carries no cookie and no secret (paths without the
+# leading slash, as SecurityMiddleware matches them).
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^api/v1/health$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches from this origin only;
+# no inline script, no inline style (the templates carry no <script> body, on*= handler,
+# javascript: URL or style attribute; htmx's injected indicator style is turned off in base.html),
+# no eval. data: images are Bootstrap's inline SVG icons in its CSS and allauth's TOTP QR code.
+# The API docs page (Swagger UI, served from ninja's own static files) needs nothing more.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -8,7 +8,10 @@ API's JSON envelope without touching a template at all.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import sys
 from html import escape
 
@@ -35,6 +38,13 @@ ERROR_PAGES: dict[int, tuple[str, str, str]] = {
 OUTAGE_RETRY_AFTER = "5"
 
 
+STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def _style_hash(css: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
 def health(request: HttpRequest) -> JsonResponse:
     status, body = health_report()
     return JsonResponse(body, status=status)
@@ -57,6 +67,11 @@ def error_page(request: HttpRequest, status: int, **headers: str) -> HttpRespons
             f'<body><main><h1>{escape(title)}</h1><p><a href="/">Back to the overview</a></p></main></body></html>'
         )
     response = HttpResponse(body, status=status)
+    # The page's own <style> (it may not rely on a static file) is allowed by its hash only, so
+    # the Content-Security-Policy keeps refusing any other inline style.
+    hashes = [_style_hash(css) for css in STYLE_ELEMENT.findall(body)]
+    if hashes:
+        response._csp_update = {"style-src": hashes}  # type: ignore[attr-defined]  (read by django-csp)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

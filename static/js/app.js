@@ -66,6 +66,19 @@
     }
   });
 
+  // <div data-width="42">: a bar's width in percent, set through the CSSOM (allowed by the
+  // Content-Security-Policy, where a style="" attribute is not). htmx:load covers swapped content.
+  function applyWidths(root) {
+    root.querySelectorAll("[data-width]").forEach(function (el) {
+      const value = parseFloat(el.dataset.width);
+      if (!isNaN(value)) el.style.width = Math.max(0, Math.min(100, value)) + "%";
+    });
+  }
+  applyWidths(document);
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target && event.target.querySelectorAll) applyWidths(event.target);
+  });
+
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
   });

@@ -69,6 +69,27 @@ def test_unknown_page_is_the_404_page_without_static_files(no_collected_static: 
 
 
 @pytest.mark.django_db
+def test_the_error_pages_style_is_allowed_by_its_hash_only(no_collected_static: None, user: Any) -> None:
+    """The Content-Security-Policy forbids inline styles; the error page's own <style> is let
+    through by its SHA-256, so the page is styled and no other inline style would be."""
+    import base64
+    import hashlib
+    import re
+
+    client = Client()
+    client.force_login(user)
+    response = client.get("/no-such-page/")
+    css = re.search(r"<style>(.*?)</style>", response.content.decode(), re.S)[1]
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    policy = response["Content-Security-Policy"]
+    style_src = re.search(r"style-src ([^;]*)", policy)[1].split()
+    assert f"'sha256-{digest}'" in style_src
+    assert "'unsafe-inline'" not in policy
+    # Any other page keeps the plain policy.
+    assert "sha256-" not in client.get("/api/v1/health")["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v2/tasks", "/api/"])
 def test_unknown_api_path_is_json_404_without_static_files(no_collected_static: None, path: str) -> None:
     assert_envelope(Client().get(path), 404, "NOT_FOUND")
