@@ -280,6 +280,8 @@ def test_no_template_needs_inline_script_or_style() -> None:
         for path in sorted(folder.rglob("*.html")):
             if "email" in path.relative_to(folder).parts:
                 continue  # e-mail bodies: read by mail clients, never served under the policy
+            if path == REPO / "templates" / "errors" / "layout.html":
+                continue  # its one <style> is allowed by its hash (tracker_project/views.py, tested there)
             text = path.read_text()
             for pattern in _BLOCKED:
                 for match in pattern.finditer(text):
