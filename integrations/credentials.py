@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -132,3 +134,33 @@ def decrypt_secrets(blob: str) -> dict[str, str]:
         return {}
     value = json.loads(decrypt_text(blob))
     return {str(name): str(secret) for name, secret in value.items()} if isinstance(value, dict) else {}
+
+
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret (and each JSON-escaped or URL-encoded form of it) replaced by
+    [redacted], so an error message that echoes a token never carries it further."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def secret_values(secrets: dict[str, str]) -> list[str]:
+    """Every string that must never be shown: each secret, and the private key (and its id)
+    inside a service-account JSON, which error text may quote on its own."""
+    values = [value for value in secrets.values() if value]
+    account_json = secrets.get("service_account_json")
+    if account_json:
+        try:
+            info = json.loads(account_json)
+        except ValueError:
+            info = None
+        if isinstance(info, dict):
+            values += [str(info[name]) for name in ("private_key", "private_key_id") if info.get(name)]
+            key = str(info.get("private_key", ""))
+            # The base64 body lines of the PEM, which a library may quote one by one.
+            values += [line for line in key.splitlines() if len(line) >= 32 and "-----" not in line]
+    return values

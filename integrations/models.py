@@ -285,6 +285,9 @@ class Connection(models.Model):
         return bool(self.secrets_encrypted)
 
     # --- state -------------------------------------------------------------------------------
+    # Stored connections are rows; the environment ones (integrations/environment.py) are not.
+    is_environment = False
+
     @property
     def account(self) -> str:
         """The external identity as one line for people (name, e-mail or id)."""

@@ -63,12 +63,9 @@ PRIORITY_MAP = {"high": "high", "urgent": "high", "p1": "high", "medium": "mediu
 
 class AsanaConnector(Connector):
     key = "asana"
+    platform = "asana"
     label = "Asana"
     credential_settings = ("ASANA_ACCESS_TOKEN",)
-
-    @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "ASANA_ACCESS_TOKEN", ""))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "ASANA_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -77,8 +74,7 @@ class AsanaConnector(Connector):
         return DEFAULT_BASE_URL
 
     def auth_headers(self) -> dict[str, str]:
-        token = "demo-token" if self.demo else settings.ASANA_ACCESS_TOKEN
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.token()}"}
 
     def pull(self, *, target: str, cursor: str | None = None) -> Iterator[Page]:
         """Every task of project `target` (full pull; `next_page.offset` pages). Raises ConnectorError."""

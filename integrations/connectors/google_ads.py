@@ -57,12 +57,26 @@ DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 class GoogleAdsConnector(MetricsConnector):
     key = "google_ads"
     label = "Google Ads"
+    platform = "google"
     channels = ("google_ads",)
     credential_settings = ("GOOGLE_ADS_CUSTOMER_ID", "GOOGLE_ADS_DEVELOPER_TOKEN", "GOOGLE_ADS_ACCESS_TOKEN")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return all(getattr(settings, name, "") for name in cls.credential_settings)
+    def configured_with(cls, connection: Any) -> bool:
+        if (
+            connection is None
+            or not getattr(settings, "GOOGLE_ADS_DEVELOPER_TOKEN", "")
+            or not _customer_of(connection)
+        ):
+            return False
+        # From the environment, Google Ads keeps its own token variable.
+        return not connection.is_environment or bool(getattr(settings, "GOOGLE_ADS_ACCESS_TOKEN", ""))
+
+    def environment_token(self) -> str:
+        return str(getattr(settings, "GOOGLE_ADS_ACCESS_TOKEN", "") or "")
+
+    def token_scopes(self) -> tuple[str, ...]:
+        return ("https://www.googleapis.com/auth/adwords",)
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "GOOGLE_ADS_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -71,13 +85,13 @@ class GoogleAdsConnector(MetricsConnector):
         return DEFAULT_BASE_URL
 
     def _customer(self) -> str:
-        return DEMO_CUSTOMER if self.demo else str(settings.GOOGLE_ADS_CUSTOMER_ID).replace("-", "").strip()
+        return DEMO_CUSTOMER if self.demo else _customer_of(self.connection)
 
     def _headers(self) -> dict[str, str]:
         if self.demo:
             return {"Authorization": "Bearer demo-token", "developer-token": "demo-developer-token"}
         headers = {
-            "Authorization": f"Bearer {settings.GOOGLE_ADS_ACCESS_TOKEN}",
+            "Authorization": f"Bearer {self.token()}",
             "developer-token": str(settings.GOOGLE_ADS_DEVELOPER_TOKEN),
         }
         login = str(getattr(settings, "GOOGLE_ADS_LOGIN_CUSTOMER_ID", "") or "").replace("-", "").strip()
@@ -116,6 +130,15 @@ class GoogleAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _customer_of(connection: Any) -> str:
+    """GOOGLE_ADS_CUSTOMER_ID, else the first customer id the connection was given (no dashes)."""
+    customer = str(getattr(settings, "GOOGLE_ADS_CUSTOMER_ID", "") or "").strip()
+    if not customer and connection is not None:
+        customers = connection.account_extra.get("customer_ids") or []
+        customer = str(customers[0]).strip() if customers else ""
+    return customer.replace("-", "")
 
 
 def _parse_into(page: MetricsPage, raw: Any) -> None:

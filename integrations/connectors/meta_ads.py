@@ -58,12 +58,13 @@ PLATFORMS = {"facebook": "facebook", "instagram": "instagram"}
 class MetaAdsConnector(MetricsConnector):
     key = "meta_ads"
     label = "Meta Ads"
+    platform = "meta"
     channels = ("facebook", "instagram")
     credential_settings = ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "META_ACCESS_TOKEN", "") and getattr(settings, "META_AD_ACCOUNT_ID", ""))
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(_ad_account(connection))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "META_GRAPH_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -74,10 +75,10 @@ class MetaAdsConnector(MetricsConnector):
     def _account(self) -> str:
         if self.demo:
             return DEMO_ACCOUNT
-        return str(settings.META_AD_ACCOUNT_ID).strip().removeprefix("act_")
+        return _ad_account(self.connection).removeprefix("act_")
 
     def _token(self) -> str:
-        return "demo-token" if self.demo else str(settings.META_ACCESS_TOKEN)
+        return self.token()
 
     def fetch(self, *, since: dt.date, until: dt.date, channels: list[str] | None = None) -> Iterator[MetricsPage]:
         """Every campaign × day × placement row of the account from `since` to `until`."""
@@ -149,6 +150,15 @@ class MetaAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _ad_account(connection: Any) -> str:
+    """META_AD_ACCOUNT_ID, else the first ad account the connection was given."""
+    account = str(getattr(settings, "META_AD_ACCOUNT_ID", "") or "").strip()
+    if not account and connection is not None:
+        accounts = connection.account_extra.get("ad_account_ids") or []
+        account = str(accounts[0]).strip() if accounts else ""
+    return account
 
 
 def _parse_into(

@@ -62,16 +62,17 @@ def map_status(status: Any, is_closed: Any) -> str:
 class SalesforceConnector(Connector):
     key = "salesforce"
     label = "Salesforce"
+    platform = "salesforce"
     credential_settings = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "SALESFORCE_INSTANCE_URL", "")) and bool(
-            getattr(settings, "SALESFORCE_ACCESS_TOKEN", "")
-        )
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(connection.instance_url)
 
     def configured_base_url(self) -> str:
-        return str(settings.SALESFORCE_INSTANCE_URL).rstrip("/")
+        # The org's instance, from the connection's token answer (or SALESFORCE_INSTANCE_URL).
+        assert self.connection is not None
+        return self.connection.instance_url.rstrip("/")
 
     def demo_base_url(self) -> str:
         return "https://demo.my.salesforce.com"
@@ -82,8 +83,7 @@ class SalesforceConnector(Connector):
         return version.lstrip("vV")
 
     def auth_headers(self) -> dict[str, str]:
-        token = "demo-token" if self.demo else settings.SALESFORCE_ACCESS_TOKEN
-        return {"Authorization": f"Bearer {token}", "Sforce-Query-Options": f"batchSize={BATCH_SIZE}"}
+        return {"Authorization": f"Bearer {self.token()}", "Sforce-Query-Options": f"batchSize={BATCH_SIZE}"}
 
     def record_url(self, record_id: str) -> str:
         return f"{self.base_url}/lightning/r/Task/{record_id}/view"

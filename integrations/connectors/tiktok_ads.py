@@ -61,12 +61,13 @@ MAX_PAGES = 10_000
 class TikTokAdsConnector(MetricsConnector):
     key = "tiktok_ads"
     label = "TikTok Ads"
+    platform = "tiktok"
     channels = ("tiktok",)
     credential_settings = ("TIKTOK_ACCESS_TOKEN", "TIKTOK_ADVERTISER_ID")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return all(getattr(settings, name, "") for name in cls.credential_settings)
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(_advertiser_of(connection))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "TIKTOK_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -78,8 +79,8 @@ class TikTokAdsConnector(MetricsConnector):
         """Every campaign × day row from `since` to `until`, page by page."""
         if channels is not None and "tiktok" not in channels:
             return
-        advertiser = DEMO_ADVERTISER if self.demo else str(settings.TIKTOK_ADVERTISER_ID).strip()
-        token = "demo-token" if self.demo else str(settings.TIKTOK_ACCESS_TOKEN)
+        advertiser = DEMO_ADVERTISER if self.demo else _advertiser_of(self.connection)
+        token = self.token()
         currency = currency_code(getattr(settings, "TIKTOK_CURRENCY", "USD")) or "USD"
         params: dict[str, Any] = {
             "advertiser_id": advertiser,
@@ -143,6 +144,15 @@ class TikTokAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _advertiser_of(connection: Any) -> str:
+    """TIKTOK_ADVERTISER_ID, else the first advertiser the connection was authorised for."""
+    advertiser = str(getattr(settings, "TIKTOK_ADVERTISER_ID", "") or "").strip()
+    if not advertiser and connection is not None:
+        advertisers = connection.account_extra.get("advertiser_ids") or []
+        advertiser = str(advertisers[0]).strip() if advertisers else ""
+    return advertiser
 
 
 def _parse_into(page: MetricsPage, raw: Any, *, currency: str) -> None:
