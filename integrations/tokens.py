@@ -122,11 +122,14 @@ def access_token_for(
     client: httpx.Client | None = None,
     stale_token: str | None = None,
     scopes: tuple[str, ...] = GOOGLE_SCOPES,
+    refused_because: str = "",
 ) -> str:
     """The access token to present for `connection` now: the stored one while it is not about
     to expire, else a refreshed one; `stale_token` (the token the platform just refused with a
     401) forces one refresh unless another worker already replaced it. Google service accounts
-    get a token from google-auth. Raises ReconnectNeeded, TokenEndpointError, AuthError."""
+    get a token from google-auth; `refused_because` is the platform's answer to the stale token
+    (kept as the reason when the connection must be reconnected). Raises ReconnectNeeded,
+    TokenEndpointError, AuthError."""
     if connection.auth == Connection.Auth.SERVICE_ACCOUNT:
         return _service_account_token(connection, scopes=scopes, force=stale_token is not None)
     if isinstance(connection, EnvironmentConnection):
@@ -142,7 +145,8 @@ def access_token_for(
         return token
     if not refreshable:
         if stale_token is not None or (connection.expires_at is not None and connection.expires_at <= timezone.now()):
-            reason = f"{connection.get_platform_display()} refused the token (it expired or was revoked)."
+            reason = f"{connection.get_platform_display()} refused the token (it expired or was revoked)"
+            reason += f": {refused_because}" if refused_because else "."
             connection_mark_needs_reconnect(connection=connection, reason=reason, actor=_actor())
             raise ReconnectNeeded(_needs_reconnect_text(connection))
         return token

@@ -21,6 +21,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -121,6 +122,28 @@ class AsanaConnector(Connector):
             )
         except (TypeError, ValueError, AttributeError) as exc:
             page.errors.append(RecordError(f"Unreadable task: {exc}", external_id=gid, raw=raw))
+
+    def whoami(self) -> Identity:
+        """GET /users/me → {"data": {"gid", "name", "email", "workspaces": [{"gid", "name"}]}}
+        (https://developers.asana.com/reference/getuser)."""
+        body = json_body(
+            self.get(f"{self.base_url}/users/me", params={"opt_fields": "name,email,workspaces.name"}),
+            platform=self.label,
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not data.get("gid"):
+            raise ConnectorError("Asana answered /users/me without a user.")
+        workspaces = [
+            {"gid": str(w.get("gid")), "name": str(w.get("name", ""))}
+            for w in data.get("workspaces") or []
+            if isinstance(w, dict) and w.get("gid")
+        ]
+        return Identity(
+            account_id=str(data["gid"]),
+            account_name=clean_text(data.get("name"), limit=255),
+            account_email=clean_text(data.get("email"), limit=254),
+            extra={"workspaces": workspaces},
+        )
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         if response.is_success:

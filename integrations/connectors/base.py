@@ -105,6 +105,16 @@ class Page:
 Sleep = Callable[[float], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a set of credentials belongs to on the platform (what a connection shows)."""
+
+    account_id: str
+    account_name: str = ""
+    account_email: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 _DEFAULT: Any = object()
 
 
@@ -192,7 +202,7 @@ class HttpConnector(ABC):
             self._current_token = self._fetch_token(stale=None)
         return self._current_token
 
-    def _fetch_token(self, *, stale: str | None) -> str:
+    def _fetch_token(self, *, stale: str | None, refused_because: str = "") -> str:
         from integrations.tokens import access_token_for
 
         connection = self.connection
@@ -202,9 +212,16 @@ class HttpConnector(ABC):
                 raise AuthError(f"{self.label} refused the token from the environment variables.")
             return self.environment_token()
         try:
-            return access_token_for(connection, stale_token=stale, scopes=self.token_scopes())
+            return access_token_for(
+                connection, stale_token=stale, scopes=self.token_scopes(), refused_because=refused_because
+            )
         except ConnectorError as exc:
             raise self._scrubbed(exc) from None
+
+    def whoami(self) -> Identity:
+        """The account the connection's credentials belong to, asked of the platform. Raises
+        ConnectorError (AuthError when the platform refuses them)."""
+        raise ConnectorError(f"{self.label} cannot check credentials on their own.")
 
     def token_scopes(self) -> tuple[str, ...]:
         """Scopes asked for a Google service-account token."""
@@ -216,6 +233,8 @@ class HttpConnector(ABC):
         connection = self.connection
         if self.demo or connection is None or self._current_token is None:
             return False
+        if not connection.is_environment and connection.pk is None:
+            return False  # being verified before it is saved: nothing to refresh or mark
         # Environment tokens cannot be refreshed here; a stored connection refreshes (OAuth) or
         # is marked for reconnecting (a token the platform no longer accepts).
         return connection.auth == "service_account" or not connection.is_environment
@@ -261,7 +280,7 @@ class HttpConnector(ABC):
                 raise self._scrubbed(exc) from None
             stale = self._current_token
             assert stale is not None
-            self._current_token = self._fetch_token(stale=stale)
+            self._current_token = self._fetch_token(stale=stale, refused_because=str(self._scrubbed(exc)))
             kwargs = _swap_token(kwargs, stale, self._current_token)
         try:
             return self._send_with_retry(method, url, **kwargs)

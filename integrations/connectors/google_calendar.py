@@ -27,6 +27,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -139,6 +140,19 @@ class GoogleCalendarConnector(Connector):
             )
         except (TypeError, ValueError, AttributeError) as exc:
             page.errors.append(RecordError(f"Unreadable event: {exc}", external_id=event_id, raw=raw))
+
+    def whoami(self) -> Identity:
+        """The connection's Google identity: its calendar list answers with the token (GET
+        /users/me/calendarList?maxResults=1); the primary calendar's id is the account e-mail."""
+        body = json_body(
+            self.get(f"{self.base_url}/users/me/calendarList", params={"maxResults": 1, "minAccessRole": "reader"}),
+            platform=self.label,
+        )
+        if not isinstance(body, dict):
+            raise ConnectorError("Google Calendar answered calendarList without an object.")
+        connection = self.connection
+        email = connection.account_email if connection is not None else ""
+        return Identity(account_id=(connection.account_id if connection else "") or email, account_email=email)
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         if response.is_success:

@@ -27,7 +27,15 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, RecordError, json_body
+from integrations.connectors.base import (
+    AuthError,
+    ConnectorError,
+    Identity,
+    RateLimitError,
+    RecordError,
+    json_body,
+    storable,
+)
 from integrations.connectors.metrics import (
     MetricRow,
     MetricsConnector,
@@ -130,6 +138,15 @@ class MetaAdsConnector(MetricsConnector):
             else:
                 break
         self.details["other_placement_rows_skipped"] = self.details.get("other_placement_rows_skipped", 0) + skipped
+
+    def whoami(self) -> Identity:
+        """GET /me?fields=id,name → {"id", "name"} (the user or system user behind the token;
+        https://developers.facebook.com/docs/graph-api/overview#me)."""
+        response = self.send("GET", f"{self.base_url}/me", params={"fields": "id,name", "access_token": self.token()})
+        body = json_body(response, platform=self.label)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ConnectorError("Meta answered /me without an id.")
+        return Identity(account_id=str(body["id"]), account_name=storable(body.get("name"))[:255])
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         status = response.status_code

@@ -22,6 +22,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -136,6 +137,20 @@ class SalesforceConnector(Connector):
             )
         except (TypeError, ValueError) as exc:
             page.errors.append(RecordError(f"Unreadable record: {exc}", external_id=record_id, raw=raw))
+
+    def whoami(self) -> Identity:
+        """GET {instance}/services/oauth2/userinfo → {"user_id", "organization_id", "name",
+        "email"} (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm)."""
+        body = json_body(self.get(f"{self.base_url}/services/oauth2/userinfo"), platform=self.label)
+        if not isinstance(body, dict) or not body.get("user_id"):
+            raise ConnectorError("Salesforce answered userinfo without a user_id.")
+        org = str(body.get("organization_id", ""))
+        return Identity(
+            account_id=f"{org}/{body['user_id']}",
+            account_name=clean_text(body.get("name"), limit=255),
+            account_email=clean_text(body.get("email"), limit=254),
+            extra={"org_id": org, "user_id": str(body["user_id"])},
+        )
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         usage = response.headers.get("Sforce-Limit-Info")

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, RecordError, json_body
+from integrations.connectors.base import AuthError, ConnectorError, Identity, RateLimitError, RecordError, json_body
 from integrations.connectors.metrics import (
     MetricRow,
     MetricsConnector,
@@ -114,6 +114,39 @@ class TikTokAdsConnector(MetricsConnector):
             if page_number >= min(total_pages, MAX_PAGES) or not rows:
                 return
             page_number += 1
+
+    def whoami(self) -> Identity:
+        """GET /open_api/v1.3/oauth2/advertiser/get/?app_id&secret with Access-Token → data.list
+        of {advertiser_id, advertiser_name}: the advertisers the token may read
+        (https://business-api.tiktok.com/portal/docs?id=1738455508553729)."""
+        app_id = str(getattr(settings, "TIKTOK_APP_ID", "") or "")
+        secret = str(getattr(settings, "TIKTOK_APP_SECRET", "") or "")
+        if not app_id or not secret:
+            raise ConnectorError("Set TIKTOK_APP_ID and TIKTOK_APP_SECRET to check a TikTok token.")
+        response = self.send(
+            "GET",
+            f"{self.base_url}/open_api/v1.3/oauth2/advertiser/get/",
+            params={"app_id": app_id, "secret": secret},
+            headers={"Access-Token": self.token()},
+        )
+        body = json_body(response, platform=self.label)
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data.get("list") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ConnectorError("TikTok answered advertiser/get without data.list.")
+        advertisers = [
+            {"id": str(r.get("advertiser_id")), "name": str(r.get("advertiser_name", ""))}
+            for r in rows
+            if isinstance(r, dict) and r.get("advertiser_id")
+        ]
+        if not advertisers:
+            raise ConnectorError("The TikTok token has no advertiser authorised.")
+        names = ", ".join(a["name"] or a["id"] for a in advertisers)
+        return Identity(
+            account_id=",".join(sorted(a["id"] for a in advertisers))[:255],
+            account_name=names[:255],
+            extra={"advertiser_ids": [a["id"] for a in advertisers], "advertisers": advertisers},
+        )
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         status = response.status_code
