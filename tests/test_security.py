@@ -75,11 +75,14 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    "CREDENTIALS_KEYS": "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE=",
 }
 
 # One production setting left out or wrong -> the warning Django's deploy check must give.
 DEPLOY_VARIANTS: dict[str, tuple[dict[str, str | None], str]] = {
     "debug-on": ({"DEBUG": "true"}, "security.W018"),
+    # Connection secrets cannot be encrypted without a key.
+    "no-credentials-keys": ({"CREDENTIALS_KEYS": None}, "integrations.W001"),
     # Unset: the built-in development key must not pass for a production one.
     "no-secret-key": ({"SECRET_KEY": None}, "security.W009"),
     "short-secret-key": ({"SECRET_KEY": "too-short"}, "security.W009"),
