@@ -248,7 +248,7 @@ DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
 # A platform without credentials runs in demo mode against its built-in simulator.
 SALESFORCE_INSTANCE_URL = env.str("SALESFORCE_INSTANCE_URL", default="")
 SALESFORCE_ACCESS_TOKEN = env.str("SALESFORCE_ACCESS_TOKEN", default="")
-SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="64.0")
 ASANA_BASE_URL = env.str("ASANA_BASE_URL", default="https://app.asana.com/api/1.0")
 ASANA_ACCESS_TOKEN = env.str("ASANA_ACCESS_TOKEN", default="")
 GOOGLE_CALENDAR_BASE_URL = env.str("GOOGLE_CALENDAR_BASE_URL", default="https://www.googleapis.com/calendar/v3")
@@ -274,12 +274,12 @@ GOOGLE_SHEETS_BASE_URL = env.str("GOOGLE_SHEETS_BASE_URL", default="https://shee
 LEADS_CONFLICT_RULE = env.str("LEADS_CONFLICT_RULE", default="review")
 
 # --- Ad platforms (campaign metrics; demo simulators while credentials are empty) ---------
-META_API_VERSION = env.str("META_API_VERSION", default="v21.0")
+META_API_VERSION = env.str("META_API_VERSION", default="v23.0")
 META_GRAPH_BASE_URL = env.str("META_GRAPH_BASE_URL", default=f"https://graph.facebook.com/{META_API_VERSION}")
 META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
 META_AD_ACCOUNT_ID = env.str("META_AD_ACCOUNT_ID", default="")
 GOOGLE_ADS_BASE_URL = env.str("GOOGLE_ADS_BASE_URL", default="https://googleads.googleapis.com")
-GOOGLE_ADS_API_VERSION = env.str("GOOGLE_ADS_API_VERSION", default="v21")
+GOOGLE_ADS_API_VERSION = env.str("GOOGLE_ADS_API_VERSION", default="v22")
 GOOGLE_ADS_CUSTOMER_ID = env.str("GOOGLE_ADS_CUSTOMER_ID", default="")
 GOOGLE_ADS_LOGIN_CUSTOMER_ID = env.str("GOOGLE_ADS_LOGIN_CUSTOMER_ID", default="")
 GOOGLE_ADS_DEVELOPER_TOKEN = env.str("GOOGLE_ADS_DEVELOPER_TOKEN", default="")

@@ -10,7 +10,7 @@ present with `paging.next` while more follow. Throttling: error codes 4, 17, 32,
 X-Ad-Account-Usage when Meta gives it. Code 190 (or HTTP 401): the token is no longer valid.
 Placements other than facebook and instagram (audience_network, messenger, threads) are not
 channels here: they are skipped and counted in the run details.
-Settings: META_GRAPH_BASE_URL (default https://graph.facebook.com/v21.0), META_ACCESS_TOKEN,
+Settings: META_GRAPH_BASE_URL (default https://graph.facebook.com/{META_API_VERSION}, v23.0), META_ACCESS_TOKEN,
 META_AD_ACCOUNT_ID, META_PAGE_SIZE (500).
 """
 
@@ -51,7 +51,10 @@ from integrations.connectors.metrics import (
 from integrations.connectors.metrics_demo import META_CAMPAIGNS, days_between, demo_numbers
 from integrations.http import parse_retry_after
 
-DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
+DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
+# "You are calling a deprecated version of the Ads API. Please update to the latest version."
+# (https://developers.facebook.com/docs/marketing-api/error-reference/).
+DEPRECATED_VERSION_CODES = frozenset({2635})
 DEMO_ACCOUNT = "1000000000001"
 FIELDS = (
     "campaign_id,campaign_name,account_currency,impressions,clicks,spend,"
@@ -157,6 +160,12 @@ class MetaAdsConnector(MetricsConnector):
         text = f"Meta HTTP {status}: {str(error.get('message') or response.reason_phrase)[:300]}"
         if code is not None:
             text += f" (code {code}{', subcode ' + str(error['error_subcode']) if error.get('error_subcode') else ''})"
+        if code in DEPRECATED_VERSION_CODES:
+            return ConnectorError(
+                f"The Meta Graph API version in META_GRAPH_BASE_URL is deprecated ({text}); set META_API_VERSION "
+                "(and META_GRAPH_BASE_URL) to v23.0 or later.",
+                status_code=status,
+            )
         if code in THROTTLE_CODES or status == 429:
             return RateLimitError(text, retry_after=_regain_after(response), status_code=status)
         if code in AUTH_CODES or status == 401:

@@ -1,7 +1,10 @@
 """Salesforce: the Tasks of a sponsor's Account, through the REST API's SOQL query endpoint.
 
-GET {instance}/services/data/vNN.0/query?q=SELECT … FROM Task WHERE AccountId = '…' OR WhatId = '…'
-with a Bearer token; pages follow `nextRecordsUrl` until `done`. Rate limits: 403 with
+GET {instance}/services/data/vNN.0/queryAll?q=SELECT … FROM Task WHERE (AccountId = '…' OR WhatId = '…')
+AND IsDeleted = false, with a Bearer token; pages follow `nextRecordsUrl` until `done`. queryAll
+(not query) because query leaves out archived Tasks (closed activities older than a year are
+archived), which would then look removed; IsDeleted = false keeps the recycle bin out
+(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm). Rate limits: 403 with
 errorCode REQUEST_LIMIT_EXCEEDED (and 429 from some proxies); usage in `Sforce-Limit-Info`.
 Settings: SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN, SALESFORCE_API_VERSION.
 """
@@ -35,7 +38,7 @@ from integrations.connectors.base import (
 )
 from integrations.http import parse_retry_after
 
-DEFAULT_API_VERSION = "62.0"
+DEFAULT_API_VERSION = "64.0"
 FIELDS = ("Id", "Subject", "Status", "Priority", "ActivityDate", "Description", "IsClosed", "LastModifiedDate")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 BATCH_SIZE = 2000
@@ -96,9 +99,9 @@ class SalesforceConnector(Connector):
         if not ACCOUNT_ID.match(target or ""):
             raise ConnectorError(f"{target!r} is not a Salesforce Account Id (15 or 18 letters and digits).")
         # SOQL, not SQL: the Account Id was checked to be letters and digits only just above.
-        where = f"AccountId = '{target}' OR WhatId = '{target}'"
+        where = f"(AccountId = '{target}' OR WhatId = '{target}') AND IsDeleted = false"
         soql = f"SELECT {', '.join(FIELDS)} FROM Task WHERE {where} ORDER BY Id"  # noqa: S608
-        url = f"{self.base_url}/services/data/v{self.api_version}/query"
+        url = f"{self.base_url}/services/data/v{self.api_version}/queryAll"
         params: dict[str, Any] | None = {"q": soql}
         while True:
             body = json_body(self.get(url, params=params), platform=self.label)
@@ -164,6 +167,12 @@ class SalesforceConnector(Connector):
         text = f"Salesforce HTTP {status}{f' {code}' if code else ''}: {message}"
         if status == 401:
             return AuthError(text, status_code=status)
+        if code == "UNSUPPORTED_API_VERSION" or (status in (404, 410) and "version" in message.lower()):
+            return ConnectorError(
+                f"Salesforce API v{self.api_version} is not supported ({text}); set SALESFORCE_API_VERSION to "
+                f"{DEFAULT_API_VERSION} or later.",
+                status_code=status,
+            )
         if code == "REQUEST_LIMIT_EXCEEDED" or status == 429:
             return RateLimitError(text, retry_after=retry_after, status_code=status)
         if status >= 500:
@@ -241,7 +250,7 @@ def _simulate(request: httpx.Request) -> httpx.Response:
     locator = _LOCATOR.search(path)
     if locator:
         account, offset = locator["account"], int(locator["offset"])
-    elif path.endswith("/query"):
+    elif path.endswith(("/query", "/queryAll")):
         found = re.search(r"AccountId = '([A-Za-z0-9]+)'", request.url.params.get("q", ""))
         if not found:
             return httpx.Response(400, json=[{"message": "unexpected query", "errorCode": "MALFORMED_QUERY"}])

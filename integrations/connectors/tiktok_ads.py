@@ -38,6 +38,9 @@ from integrations.http import parse_retry_after
 
 DEFAULT_BASE_URL = "https://business-api.tiktok.com"
 PATH = "/open_api/v1.3/report/integrated/get/"
+# A daily (stat_time_day) report spans at most 30 days per request
+# (https://business-api.tiktok.com/portal/docs?id=1740302848100353).
+MAX_WINDOW_DAYS = 30
 DEMO_ADVERTISER = "7000000000000000001"
 METRICS = (
     "campaign_name",
@@ -76,9 +79,17 @@ class TikTokAdsConnector(MetricsConnector):
         return DEFAULT_BASE_URL
 
     def fetch(self, *, since: dt.date, until: dt.date, channels: list[str] | None = None) -> Iterator[MetricsPage]:
-        """Every campaign × day row from `since` to `until`, page by page."""
+        """Every campaign × day row from `since` to `until`, page by page, asked for in windows
+        of at most MAX_WINDOW_DAYS days (TikTok refuses a longer daily report)."""
         if channels is not None and "tiktok" not in channels:
             return
+        start = since
+        while start <= until:
+            end = min(until, start + dt.timedelta(days=MAX_WINDOW_DAYS - 1))
+            yield from self._fetch_window(since=start, until=end)
+            start = end + dt.timedelta(days=1)
+
+    def _fetch_window(self, *, since: dt.date, until: dt.date) -> Iterator[MetricsPage]:
         advertiser = DEMO_ADVERTISER if self.demo else _advertiser_of(self.connection)
         token = self.token()
         currency = currency_code(getattr(settings, "TIKTOK_CURRENCY", "USD")) or "USD"
