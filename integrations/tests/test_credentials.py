@@ -65,3 +65,32 @@ def test_debug_without_key_derives_one_from_secret_key(settings: Any, caplog: py
     token = credentials.encrypt_text("hello")
     assert "derived from SECRET_KEY" in caplog.text
     assert Fernet(credentials.derived_debug_key(settings.SECRET_KEY)).decrypt(token.encode()) == b"hello"
+
+
+@pytest.mark.django_db
+def test_rotate_credentials_key_reencrypts_every_secret_with_the_first_key(settings: Any) -> None:
+    from django.core.management import call_command
+
+    from accounts.models import AuditEvent
+
+    old_key = settings.CREDENTIALS_KEYS[0]
+    conn = _connection()
+    new_key = Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = [new_key, old_key]
+
+    call_command("rotate_credentials_key", stdout=open("/dev/null", "w"))
+
+    settings.CREDENTIALS_KEYS = [new_key]  # the old key can go now
+    assert Connection.objects.get(pk=conn.pk).access_token == TOKEN
+    (event,) = AuditEvent.objects.filter(action="connection.key_rotation")
+    assert event.changes == {"reencrypted": [None, 1]} and TOKEN not in str(event.changes)
+
+
+@pytest.mark.django_db
+def test_rotate_with_the_old_key_missing_fails_with_a_one_line_reason(settings: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    _connection()
+    settings.CREDENTIALS_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="does not decrypt with any key"):
+        call_command("rotate_credentials_key")
