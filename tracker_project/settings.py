@@ -315,6 +315,8 @@ META_DIALOG_URL = env.str("META_DIALOG_URL", default=f"https://www.facebook.com/
 TIKTOK_APP_ID = env.str("TIKTOK_APP_ID", default="")
 TIKTOK_APP_SECRET = env.str("TIKTOK_APP_SECRET", default="")
 TIKTOK_AUTH_URL = env.str("TIKTOK_AUTH_URL", default="https://business-api.tiktok.com/portal/auth")
+# Connect from the dashboard: Google's OpenID userinfo names the account that consented.
+GOOGLE_USERINFO_URL = env.str("GOOGLE_USERINFO_URL", default="https://openidconnect.googleapis.com/v1/userinfo")
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_USERNAME = env.str("DEMO_USERNAME", default="demo")
