@@ -214,7 +214,8 @@ class FakeOAuthPlatforms:
         if request.method == "GET":
             title = f"Fake {platform.title()} — allow Tracker?"
             body = (
-                f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
+                f"<!doctype html><html lang='en'><head><title>{title}</title>"
+                "<link rel='icon' href='data:,'></head><body>"
                 f"<h1>{title}</h1><p>Tracker asks for: {html.escape(query.get('scope', '(app permissions)'))}</p>"
                 "<form method='post'><button name='decision' value='allow' type='submit'>Allow</button> "
                 "<button name='decision' value='deny' type='submit'>Deny</button></form></body></html>"
