@@ -2,10 +2,10 @@
 connection, or the same one reconnected), and disconnect (revoke at the platform, delete the
 secrets). Every change is audited, never with a secret in the audit row.
 
-MERGE NOTE: written beside the connection services of the `conn` branch
-(integrations/connection_services.py) while those were not committed; these functions keep
-the same shape (`connection_*`, keyword-only, an `actor`) so the lead can fold them in, with
-`connection_oauth_save` calling `connection_create` / `connection_reconnect` there.
+Saving goes through `connection_create` / `connection_reconnect` (integrations/
+connection_services.py). MERGE NOTE: the local half of a disconnect (`_disconnect_locally`:
+secrets deleted, status disabled, row kept so a Reconnect keeps the id) has no counterpart
+there yet; it belongs in connection_services.py beside `connection_delete`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.services import audit_record
+from integrations.connection_services import connection_create, connection_reconnect
 from integrations.credentials import CredentialsUnreadable
 from integrations.models import Connection
 from integrations.oauth import OAuthFlowError, OAuthGrant, RevokeFailed
@@ -77,52 +78,38 @@ def _save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int | None) -> Conne
         existing = (
             Connection.objects.select_for_update().filter(platform=grant.platform, account_id=grant.account_id).first()
         )
-    now = timezone.now()
-    user = actor.user if actor.user is not None and actor.user.pk else None
     if existing is None:
-        connection = Connection(
+        connection = connection_create(
             platform=grant.platform,
             label=grant.label or grant.platform,
             auth=Connection.Auth.OAUTH,
-            created_at=now,
+            secrets=grant.secrets(),
+            actor=actor,
+            account_id=grant.account_id,
+            account_name=grant.account_name,
+            account_email=grant.account_email,
+            account_extra=grant.account_extra,
+            scopes=grant.scopes,
+            expires_at=grant.expires_at,
         )
-        before_status = None
-    else:
-        connection = existing
-        before_status = connection.status
-    connection.auth = Connection.Auth.OAUTH
-    connection.status = Connection.Status.CONNECTED
-    connection.account_id = grant.account_id[:255]
-    connection.account_name = grant.account_name[:255]
-    connection.account_email = grant.account_email[:254]
-    connection.account_extra = {**connection.account_extra, **grant.account_extra}
-    connection.scopes = list(grant.scopes)
-    connection.set_secrets(grant.secrets())
-    connection.expires_at = grant.expires_at
-    connection.last_refreshed_at = now
-    connection.last_verified_at = now
-    connection.last_error = ""
-    connection.last_error_at = None
-    connection.reconnect_notified_at = None
-    connection.expiry_warned_at = None
-    connection.connected_by = user or connection.connected_by
-    connection.connected_at = now
-    connection.updated_at = now
-    connection.save()
-    changes = {
-        "status": (before_status, connection.status),
-        "account": (None, connection.account),
-        "scopes": (None, connection.scopes),
-    }
-    if existing is None:
-        changes["platform"] = (None, connection.platform)
-    audit_record(
+        return ConnectOutcome(connection=connection, created=True)
+    if existing.account_id != grant.account_id or existing.auth != Connection.Auth.OAUTH:
+        # TikTok: the same person's authorization may now cover another set of advertisers; a
+        # connection made from a pasted token becomes an OAuth one (it now has a refresh token).
+        existing.account_id = grant.account_id[:255]
+        existing.auth = Connection.Auth.OAUTH
+        existing.save(update_fields=["account_id", "auth"])
+    connection = connection_reconnect(
+        connection=existing,
+        secrets=grant.secrets(),
         actor=actor,
-        action="connection.connect" if existing is None else "connection.reconnect",
-        obj=connection,
-        changes=changes,
+        account_name=grant.account_name,
+        account_email=grant.account_email,
+        account_extra=grant.account_extra,
+        scopes=grant.scopes,
+        expires_at=grant.expires_at,
     )
-    return ConnectOutcome(connection=connection, created=existing is None)
+    return ConnectOutcome(connection=connection, created=False)
 
 
 def connection_disconnect(

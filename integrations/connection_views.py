@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.actor import ORIGIN_WEB, Actor
 from integrations import oauth
 from integrations.connect import connection_disconnect, connection_oauth_save
+from integrations.connection_selectors import connection_list_all
 from integrations.models import Connection
 from integrations.oauth_providers import PROVIDERS, OAuthProvider, get_provider, http_client
 
@@ -41,10 +42,9 @@ def _sponsor_names(connections: list[Connection]) -> dict[int, list[str]]:
 def connection_list(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         return _forbidden(request)
-    connections = list(Connection.objects.select_related("connected_by").order_by("platform", "label", "id"))
-    sponsors = _sponsor_names(connections)
-    for connection in connections:
-        connection.sponsor_names = sponsors.get(connection.pk, [])  # type: ignore[attr-defined]
+    connections = connection_list_all()
+    sponsors = _sponsor_names([c for c in connections if isinstance(c, Connection)])
+    names = {c.id: sponsors.get(c.pk, []) for c in connections if isinstance(c, Connection)}
     platforms = [
         {
             "key": p.platform,
@@ -55,7 +55,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         }
         for p in PROVIDERS.values()
     ]
-    context = {"connections": connections, "platforms": platforms, "now": timezone.now()}
+    rows = [{"c": c, "sponsor_names": names.get(c.id, [])} for c in connections]
+    context = {"rows": rows, "platforms": platforms, "now": timezone.now()}
     return render(request, "integrations/connections.html", context)
 
 

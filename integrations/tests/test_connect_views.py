@@ -82,7 +82,7 @@ def test_connect_round_trip_saves_an_encrypted_connection(staff_web, oauth_fake,
         # The fake checked BASE64URL(SHA256(verifier)) against the challenge of the consent URL.
         assert s256(token_calls[0]["code_verifier"]) == params["code_challenge"]
         assert connection.refresh_token in live
-    event = AuditEvent.objects.get(action="connection.connect")
+    event = AuditEvent.objects.get(action="connection.create")
     assert event.object_id == str(connection.pk)
     assert_no_token_anywhere(oauth_fake)
 
@@ -329,3 +329,14 @@ def test_posts_need_the_csrf_token(staff_user, oauth_fake):
     browser.get("/connections/")
     token = browser.cookies["csrftoken"].value
     assert browser.post("/connections/google/connect", HTTP_X_CSRFTOKEN=token).status_code == 302
+
+
+def test_environment_credentials_show_as_a_read_only_connection(staff_web, oauth_fake, settings):
+    settings.ASANA_ACCESS_TOKEN = "asana-env-token-123456"
+
+    html = page_text(staff_web.get("/connections/"))
+
+    assert "Asana: environment" in html and "read-only" in html and "<code>ASANA_ACCESS_TOKEN</code>" in html
+    assert 'data-connection-id="environment-asana"' in html
+    assert "Disconnect" not in html and "Reconnect" not in html
+    assert "asana-env-token-123456" not in html

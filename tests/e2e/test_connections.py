@@ -51,7 +51,7 @@ def test_connect_salesforce_and_google_from_the_connections_page(
     assert set(by) == {"salesforce", "google"}
     assert by["salesforce"].access_token in fake.live_tokens("salesforce")
     assert by["google"].refresh_token in fake.live_tokens("google")
-    assert AuditEvent.objects.filter(action="connection.connect").count() == 2
+    assert AuditEvent.objects.filter(action="connection.create").count() == 2
     page_html = page.content()
     for token in fake.tokens:
         assert token not in page_html
