@@ -47,6 +47,15 @@ def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# A fixed Fernet key for tests (connection secrets are encrypted at rest; DEBUG is off in tests).
+TEST_CREDENTIALS_KEY = "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE="
+
+
+@pytest.fixture(autouse=True)
+def _credentials_key(settings: Any) -> None:
+    settings.CREDENTIALS_KEYS = [TEST_CREDENTIALS_KEY]
+
+
 @pytest.fixture(autouse=True)
 def _skip_postgres_only(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres_only") and connection.vendor != "postgresql":

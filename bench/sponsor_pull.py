@@ -40,8 +40,8 @@ from benchlib import BenchError, django_setup, free_port, machine_summary, manag
 
 DB_NAME = "tracker_sync"
 REDIS_URL = "redis://127.0.0.1:6379/4"
-API_VERSION = "62.0"
-QUERY_PATH = f"/services/data/v{API_VERSION}/query"
+API_VERSION = "64.0"
+QUERY_PATH = f"/services/data/v{API_VERSION}/queryAll"
 FULL_TARGET = 0.5
 REPULL_TARGET = 0.6
 STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")

@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from integrations.models import ConnectorState, SyncRecordError, SyncRun
+from accounts.actor import ORIGIN_ADMIN, Actor
+from integrations.connection_services import connection_delete
+from integrations.models import SECRET_NAMES, Connection, ConnectorState, SyncRecordError, SyncRun
 from integrations.services import connector_state_reset
 
 
@@ -69,3 +71,55 @@ class ConnectorStateAdmin(admin.ModelAdmin):
         for state in queryset:
             connector_state_reset(connector=state.connector, scope=state.scope)
         self.message_user(request, f"{queryset.count()} cursor(s) forgotten.")
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    """Connections are made through the dashboard's consent flow or the API (which verify the
+    credentials); here they can be read, relabelled, disabled and deleted. Secrets are masked."""
+
+    list_display = ("id", "platform", "label", "auth", "status", "account_name", "expires_at", "last_refreshed_at")
+    list_filter = ("platform", "status", "auth")
+    search_fields = ("label", "account_name", "account_email", "account_id")
+    fields = (
+        "platform",
+        "label",
+        "auth",
+        "status",
+        "account_id",
+        "account_name",
+        "account_email",
+        "account_extra",
+        "scopes",
+        "secrets_masked",
+        "expires_at",
+        "last_refreshed_at",
+        "last_verified_at",
+        "last_error",
+        "last_error_at",
+        "connected_by",
+        "connected_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = tuple(f for f in fields if f not in ("label", "status"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Secrets")
+    def secrets_masked(self, obj: Connection) -> str:
+        """Which secrets are held, never their value."""
+        try:
+            held = obj.secrets
+        except Exception:  # noqa: BLE001  (a key problem must not break the page)
+            return "•••• (cannot be decrypted with the configured keys)"
+        return ", ".join(f"{name}: ••••" for name in SECRET_NAMES if held.get(name)) or "(none)"
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        connection_delete(connection=obj, actor=Actor.from_request(request, origin=ORIGIN_ADMIN))
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Connection]) -> None:
+        actor = Actor.from_request(request, origin=ORIGIN_ADMIN)
+        for obj in queryset:
+            connection_delete(connection=obj, actor=actor)

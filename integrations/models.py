@@ -1,10 +1,12 @@
 """Sync bookkeeping shared by every sync in the product: one SyncRun per run, its per-record
-errors and conflicts, and the incremental state of each (connector, scope)."""
+errors and conflicts, the incremental state of each (connector, scope), and the Connection
+(one platform account with its encrypted credentials)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -163,3 +165,143 @@ class ConnectorState(models.Model):
         return self.last_error_at is not None and (
             self.last_success_at is None or self.last_error_at > self.last_success_at
         )
+
+
+# The names of the secrets a connection may hold (all encrypted together in one column).
+SECRET_NAMES = ("access_token", "refresh_token", "service_account_json", "client_secret")
+
+
+class ConnectionQuerySet(models.QuerySet["Connection"]):
+    def for_platform(self, platform: str) -> ConnectionQuerySet:
+        return self.filter(platform=platform)
+
+    def usable(self) -> ConnectionQuerySet:
+        """Connections a sync may use (connected, or in error but not refused)."""
+        return self.filter(status__in=[Connection.Status.CONNECTED, Connection.Status.ERROR])
+
+
+class Connection(models.Model):
+    """One account on one platform, with its credentials encrypted at rest.
+
+    Credentials are data, not settings: a connection is made through the platform's OAuth
+    consent, or from a token or a Google service-account key, and its tokens are refreshed
+    before they expire. The secrets (`SECRET_NAMES`) live encrypted in `secrets_encrypted`
+    (integrations/credentials.py); read them with `secrets`, write them through the services.
+    """
+
+    class Platform(models.TextChoices):
+        SALESFORCE = "salesforce", "Salesforce"
+        # One Google connection serves Calendar, Sheets and Ads with the scopes granted.
+        GOOGLE = "google", "Google"
+        ASANA = "asana", "Asana"
+        META = "meta", "Meta"
+        TIKTOK = "tiktok", "TikTok"
+
+    class Auth(models.TextChoices):
+        OAUTH = "oauth", "OAuth"
+        # An Asana personal access token, a Meta system-user token or a TikTok long-term token.
+        TOKEN = "token", "Token"
+        SERVICE_ACCOUNT = "service_account", "Service account"
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        ERROR = "error", "Error"
+        DISABLED = "disabled", "Disabled"
+
+    platform = models.CharField(max_length=20, choices=Platform.choices, db_index=True)
+    label = models.CharField(max_length=100, help_text="A name people recognise, e.g. the org or account.")
+    auth = models.CharField(max_length=20, choices=Auth.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
+    # The external identity: Salesforce org/user, Google e-mail, Asana user, Meta user or
+    # business, TikTok advertiser. `account_id` is the platform's stable id for it.
+    account_id = models.CharField(max_length=255, blank=True)
+    account_name = models.CharField(max_length=255, blank=True)
+    account_email = models.CharField(max_length=254, blank=True)
+    # Non-secret extras: instance_url and org_id (Salesforce), workspace gids (Asana),
+    # advertiser_ids (TikTok), business id (Meta), identity_url, …
+    account_extra = models.JSONField(default=dict, blank=True)
+    scopes = models.JSONField(default=list, blank=True, help_text="The scopes the platform granted.")
+    secrets_encrypted = models.TextField(blank=True, editable=False, help_text="Fernet token; never clear text.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="When the access token expires.")
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # Set when staff were told the connection needs reconnecting (they are told once), and
+    # when they were warned that a long-lived token expires soon; cleared by a reconnect.
+    reconnect_notified_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["platform", "label", "id"]
+        constraints = [
+            # Reconnecting the same account finds its connection (and keeps its id).
+            models.UniqueConstraint(
+                fields=["platform", "account_id"],
+                condition=~Q(account_id=""),
+                name="connection_platform_account_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()}: {self.label}"
+
+    # --- secrets -----------------------------------------------------------------------------
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The decrypted secrets. Raises CredentialsUnreadable / CredentialsKeyMissing."""
+        from integrations.credentials import decrypt_secrets
+
+        return decrypt_secrets(self.secrets_encrypted)
+
+    def set_secrets(self, secrets: dict[str, str]) -> None:
+        """Encrypt `secrets` into the row (not saved; the services save). Unknown names raise."""
+        from integrations.credentials import encrypt_secrets
+
+        unknown = set(secrets) - set(SECRET_NAMES)
+        if unknown:
+            raise ValueError(f"Unknown secret names: {sorted(unknown)}")
+        self.secrets_encrypted = encrypt_secrets(secrets)
+
+    @property
+    def access_token(self) -> str:
+        return self.secrets.get("access_token", "")
+
+    @property
+    def refresh_token(self) -> str:
+        return self.secrets.get("refresh_token", "")
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self.secrets_encrypted)
+
+    # --- state -------------------------------------------------------------------------------
+    # Stored connections are rows; the environment ones (integrations/environment.py) are not.
+    is_environment = False
+
+    @property
+    def account(self) -> str:
+        """The external identity as one line for people (name, e-mail or id)."""
+        return self.account_name or self.account_email or self.account_id
+
+    @property
+    def instance_url(self) -> str:
+        """Salesforce: the org's API host from the token answer."""
+        return str(self.account_extra.get("instance_url", ""))
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status in (self.Status.CONNECTED, self.Status.ERROR)
+
+    def expires_within(self, margin: timedelta) -> bool:
+        """True when the access token expires within `margin` (False when its expiry is unknown)."""
+        return self.expires_at is not None and self.expires_at <= timezone.now() + margin

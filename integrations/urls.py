@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations import views
+from integrations import connection_views, views
 
 urlpatterns = [
     path("sync/", views.sync_center, name="sync_center"),
@@ -11,4 +11,12 @@ urlpatterns = [
     path("sync/scheduler/pause/", views.scheduler_pause, name="sync_scheduler_pause"),
     path("sync/scheduler/resume/", views.scheduler_resume, name="sync_scheduler_resume"),
     path("sync/scheduler/run-now/", views.scheduler_run_now, name="sync_scheduler_run_now"),
+    path("connections/", connection_views.connection_list, name="connection_list"),
+    path("connections/<slug:platform>/connect", connection_views.connection_connect, name="connection_connect"),
+    path("connections/<slug:platform>/callback", connection_views.connection_callback, name="connection_callback"),
+    path(
+        "connections/<int:connection_id>/disconnect",
+        connection_views.connection_disconnect_view,
+        name="connection_disconnect",
+    ),
 ]

@@ -88,6 +88,8 @@ SECURITY_SWITCHES = (
 # warning Django's deploy check must give.
 DEPLOY_VARIANTS: dict[str, tuple[dict[str, str | None], str]] = {
     "debug-on": ({"DEBUG": "true"}, "security.W018"),
+    # Connection secrets cannot be encrypted without a key, and an OAuth app is set up.
+    "no-credentials-keys": ({"GOOGLE_CLIENT_ID": "app.apps.example"}, "integrations.W001"),
     # Unset: the built-in development key must not pass for a production one.
     "no-secret-key": ({"SECRET_KEY": None}, "security.W009"),
     "short-secret-key": ({"SECRET_KEY": "too-short"}, "security.W009"),
@@ -121,7 +123,10 @@ def _deploy_check(overrides: dict[str, str | None]) -> subprocess.CompletedProce
 @pytest.fixture(scope="module")
 def deploy_checks() -> dict[str, subprocess.CompletedProcess[str]]:
     """Every variant's `manage.py check --deploy`, run in parallel subprocesses."""
-    runs: dict[str, dict[str, str | None]] = {"production": {}}
+    runs: dict[str, dict[str, str | None]] = {
+        "production": {},
+        "production-with-key": {"CREDENTIALS_KEYS": "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE="},
+    }
     runs.update({name: overrides for name, (overrides, _) in DEPLOY_VARIANTS.items()})
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
         results = dict(zip(runs, pool.map(_deploy_check, runs.values()), strict=True))
@@ -130,9 +135,15 @@ def deploy_checks() -> dict[str, subprocess.CompletedProcess[str]]:
 
 @pytest.mark.django_db(databases=[])
 def test_deploy_check_is_clean_with_production_settings(deploy_checks: dict[str, Any]) -> None:
+    # With only the five production variables, the one thing said is a note that connection
+    # secrets need CREDENTIALS_KEYS (a warning once an OAuth app is set up: see the variants).
     result = deploy_checks["production"]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues" in result.stdout
+    assert "integrations.I001" in result.stdout + result.stderr
+    assert "WARNING" not in result.stdout + result.stderr and "ERROR" not in result.stdout + result.stderr
+    with_key = deploy_checks["production-with-key"]
+    assert with_key.returncode == 0, with_key.stdout + with_key.stderr
+    assert "System check identified no issues" in with_key.stdout
 
 
 @pytest.mark.django_db(databases=[])

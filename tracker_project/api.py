@@ -13,6 +13,7 @@ from accounts.api import router as accounts_router
 from accounts.api_auth import ApiKeyAuth, SessionCsrfAuth
 from campaigns.api import router as campaigns_router
 from integrations.api import router as integrations_router
+from integrations.api_connections import router as connections_router
 from leads.api import router as leads_router
 from sponsors.api import router as sponsors_router
 from tasks.api import router as tasks_router
@@ -74,5 +75,6 @@ api.add_router("/", push_router)
 api.add_router("/", enrichment_router)
 api.add_router("/", sponsors_router)
 api.add_router("/", integrations_router)
+api.add_router("/", connections_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", leads_router)

@@ -313,7 +313,7 @@ WEBPUSH_ALLOW_LOOPBACK_HTTP = env.bool("WEBPUSH_ALLOW_LOOPBACK_HTTP", default=Fa
 # A platform without credentials runs in demo mode against its built-in simulator.
 SALESFORCE_INSTANCE_URL = env.str("SALESFORCE_INSTANCE_URL", default="")
 SALESFORCE_ACCESS_TOKEN = env.str("SALESFORCE_ACCESS_TOKEN", default="")
-SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="64.0")
 ASANA_BASE_URL = env.str("ASANA_BASE_URL", default="https://app.asana.com/api/1.0")
 ASANA_ACCESS_TOKEN = env.str("ASANA_ACCESS_TOKEN", default="")
 GOOGLE_CALENDAR_BASE_URL = env.str("GOOGLE_CALENDAR_BASE_URL", default="https://www.googleapis.com/calendar/v3")
@@ -339,11 +339,12 @@ GOOGLE_SHEETS_BASE_URL = env.str("GOOGLE_SHEETS_BASE_URL", default="https://shee
 LEADS_CONFLICT_RULE = env.str("LEADS_CONFLICT_RULE", default="review")
 
 # --- Ad platforms (campaign metrics; demo simulators while credentials are empty) ---------
-META_GRAPH_BASE_URL = env.str("META_GRAPH_BASE_URL", default="https://graph.facebook.com/v21.0")
+META_API_VERSION = env.str("META_API_VERSION", default="v23.0")
+META_GRAPH_BASE_URL = env.str("META_GRAPH_BASE_URL", default=f"https://graph.facebook.com/{META_API_VERSION}")
 META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
 META_AD_ACCOUNT_ID = env.str("META_AD_ACCOUNT_ID", default="")
 GOOGLE_ADS_BASE_URL = env.str("GOOGLE_ADS_BASE_URL", default="https://googleads.googleapis.com")
-GOOGLE_ADS_API_VERSION = env.str("GOOGLE_ADS_API_VERSION", default="v21")
+GOOGLE_ADS_API_VERSION = env.str("GOOGLE_ADS_API_VERSION", default="v22")
 GOOGLE_ADS_CUSTOMER_ID = env.str("GOOGLE_ADS_CUSTOMER_ID", default="")
 GOOGLE_ADS_LOGIN_CUSTOMER_ID = env.str("GOOGLE_ADS_LOGIN_CUSTOMER_ID", default="")
 GOOGLE_ADS_DEVELOPER_TOKEN = env.str("GOOGLE_ADS_DEVELOPER_TOKEN", default="")
@@ -354,6 +355,33 @@ TIKTOK_ADVERTISER_ID = env.str("TIKTOK_ADVERTISER_ID", default="")
 TIKTOK_CURRENCY = env.str("TIKTOK_CURRENCY", default="USD")
 CAMPAIGN_LOOKBACK_DAYS = env.int("CAMPAIGN_LOOKBACK_DAYS", default=7)
 CAMPAIGN_REVISION_THRESHOLD = env.str("CAMPAIGN_REVISION_THRESHOLD", default="0.10")
+
+# --- Connections: platform accounts with encrypted credentials and refreshed tokens ---------
+# Fernet keys, comma-separated: the first encrypts, all decrypt (rotate_credentials_key).
+CREDENTIALS_KEYS = [key for key in env.list("CREDENTIALS_KEYS", default=[]) if key]
+# An access token is refreshed when it expires within this many seconds.
+CONNECTION_REFRESH_MARGIN = env.int("CONNECTION_REFRESH_MARGIN", default=300)
+# A long-lived token (Meta) warns staff this many days before it expires.
+CONNECTION_EXPIRY_WARNING_DAYS = env.int("CONNECTION_EXPIRY_WARNING_DAYS", default=7)
+SALESFORCE_CLIENT_ID = env.str("SALESFORCE_CLIENT_ID", default="")
+SALESFORCE_CLIENT_SECRET = env.str("SALESFORCE_CLIENT_SECRET", default="")
+SALESFORCE_LOGIN_URL = env.str("SALESFORCE_LOGIN_URL", default="https://login.salesforce.com")
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
+GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+GOOGLE_AUTH_URL = env.str("GOOGLE_AUTH_URL", default="https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URL = env.str("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+GOOGLE_REVOKE_URL = env.str("GOOGLE_REVOKE_URL", default="https://oauth2.googleapis.com/revoke")
+ASANA_CLIENT_ID = env.str("ASANA_CLIENT_ID", default="")
+ASANA_CLIENT_SECRET = env.str("ASANA_CLIENT_SECRET", default="")
+ASANA_OAUTH_URL = env.str("ASANA_OAUTH_URL", default="https://app.asana.com/-/")
+META_APP_ID = env.str("META_APP_ID", default="")
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+META_DIALOG_URL = env.str("META_DIALOG_URL", default=f"https://www.facebook.com/{META_API_VERSION}/dialog/oauth")
+TIKTOK_APP_ID = env.str("TIKTOK_APP_ID", default="")
+TIKTOK_APP_SECRET = env.str("TIKTOK_APP_SECRET", default="")
+TIKTOK_AUTH_URL = env.str("TIKTOK_AUTH_URL", default="https://business-api.tiktok.com/portal/auth")
+# Connect from the dashboard: Google's OpenID userinfo names the account that consented.
+GOOGLE_USERINFO_URL = env.str("GOOGLE_USERINFO_URL", default="https://openidconnect.googleapis.com/v1/userinfo")
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_USERNAME = env.str("DEMO_USERNAME", default="demo")

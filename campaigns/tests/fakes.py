@@ -15,9 +15,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 META_ACCOUNT = "123456789"
-META_PATH = f"/v21.0/act_{META_ACCOUNT}/insights"
+META_PATH = f"/v23.0/act_{META_ACCOUNT}/insights"
 GOOGLE_CUSTOMER = "1112223333"
-GOOGLE_PATH = f"/v21/customers/{GOOGLE_CUSTOMER}/googleAds:searchStream"
+GOOGLE_PATH = f"/v22/customers/{GOOGLE_CUSTOMER}/googleAds:searchStream"
 TIKTOK_PATH = "/open_api/v1.3/report/integrated/get/"
 TIKTOK_ADVERTISER = "7001"
 
@@ -38,7 +38,7 @@ def no_ad_credentials(settings: Any) -> None:
 
 @pytest.fixture
 def live_meta(settings: Any, platform: HTTPServer) -> HTTPServer:
-    settings.META_GRAPH_BASE_URL = platform.url_for("/v21.0")
+    settings.META_GRAPH_BASE_URL = platform.url_for("/v23.0")
     settings.META_ACCESS_TOKEN = "meta-token"
     settings.META_AD_ACCOUNT_ID = f"act_{META_ACCOUNT}"
     return platform
@@ -47,7 +47,7 @@ def live_meta(settings: Any, platform: HTTPServer) -> HTTPServer:
 @pytest.fixture
 def live_google_ads(settings: Any, platform: HTTPServer) -> HTTPServer:
     settings.GOOGLE_ADS_BASE_URL = platform.url_for("")
-    settings.GOOGLE_ADS_API_VERSION = "v21"
+    settings.GOOGLE_ADS_API_VERSION = "v22"
     settings.GOOGLE_ADS_CUSTOMER_ID = "111-222-3333"
     settings.GOOGLE_ADS_DEVELOPER_TOKEN = "dev-token"
     settings.GOOGLE_ADS_ACCESS_TOKEN = "g-token"
@@ -167,7 +167,7 @@ def serve_google(server: HTTPServer, fake: Fake) -> Fake:
                         "status": "RESOURCE_EXHAUSTED",
                         "details": [
                             {
-                                "@type": "type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure",
+                                "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
                                 "errors": [
                                     {
                                         "errorCode": {"quotaError": "RESOURCE_EXHAUSTED"},

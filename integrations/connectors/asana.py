@@ -21,6 +21,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -63,12 +64,9 @@ PRIORITY_MAP = {"high": "high", "urgent": "high", "p1": "high", "medium": "mediu
 
 class AsanaConnector(Connector):
     key = "asana"
+    platform = "asana"
     label = "Asana"
     credential_settings = ("ASANA_ACCESS_TOKEN",)
-
-    @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "ASANA_ACCESS_TOKEN", ""))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "ASANA_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -77,8 +75,7 @@ class AsanaConnector(Connector):
         return DEFAULT_BASE_URL
 
     def auth_headers(self) -> dict[str, str]:
-        token = "demo-token" if self.demo else settings.ASANA_ACCESS_TOKEN
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.token()}"}
 
     def pull(self, *, target: str, cursor: str | None = None) -> Iterator[Page]:
         """Every task of project `target` (full pull; `next_page.offset` pages). Raises ConnectorError."""
@@ -125,6 +122,28 @@ class AsanaConnector(Connector):
             )
         except (TypeError, ValueError, AttributeError) as exc:
             page.errors.append(RecordError(f"Unreadable task: {exc}", external_id=gid, raw=raw))
+
+    def whoami(self) -> Identity:
+        """GET /users/me → {"data": {"gid", "name", "email", "workspaces": [{"gid", "name"}]}}
+        (https://developers.asana.com/reference/getuser)."""
+        body = json_body(
+            self.get(f"{self.base_url}/users/me", params={"opt_fields": "name,email,workspaces.name"}),
+            platform=self.label,
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not data.get("gid"):
+            raise ConnectorError("Asana answered /users/me without a user.")
+        workspaces = [
+            {"gid": str(w.get("gid")), "name": str(w.get("name", ""))}
+            for w in data.get("workspaces") or []
+            if isinstance(w, dict) and w.get("gid")
+        ]
+        return Identity(
+            account_id=str(data["gid"]),
+            account_name=clean_text(data.get("name"), limit=255),
+            account_email=clean_text(data.get("email"), limit=254),
+            extra={"workspaces": workspaces},
+        )
 
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         if response.is_success:

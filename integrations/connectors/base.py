@@ -8,12 +8,18 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 from django.conf import settings
 
 from integrations.http import RetryPolicy, request_with_retry
+
+if TYPE_CHECKING:
+    from integrations.environment import EnvironmentConnection
+    from integrations.models import Connection
+
+    AnyConnection = Connection | EnvironmentConnection
 
 TASK_STATUSES = ("todo", "in_progress", "done")
 TASK_PRIORITIES = ("low", "medium", "high")
@@ -99,14 +105,35 @@ class Page:
 Sleep = Callable[[float], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a set of credentials belongs to on the platform (what a connection shows)."""
+
+    account_id: str
+    account_name: str = ""
+    account_email: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_DEFAULT: Any = object()
+
+
 class HttpConnector(ABC):
     """What every platform client shares: live or demo mode (demo without credentials, against
     `simulator()`), one httpx client, and calls through the shared retry policy. Subclasses set
-    `key`, `label`, read their settings in `is_configured()` / `configured_base_url()` and say
-    what a response means in `classify()`."""
+    `key`, `label`, `platform`, say in `configured_with()` whether a connection is enough to go
+    live, read their settings in `configured_base_url()` and say what a response means in
+    `classify()`.
+
+    Credentials come from a connection (integrations.models.Connection, or the read-only
+    environment one): the one passed in, else the platform's default connection. The token is
+    fetched through integrations.tokens (refreshed before it expires) and, on a 401, refreshed
+    once and the call repeated. Error messages are scrubbed of the connection's secrets."""
 
     key: ClassVar[str]
     label: ClassVar[str]
+    # The Connection platform whose credentials this connector uses.
+    platform: ClassVar[str] = ""
     # The setting names shown on the sync centre when the connector is in demo mode.
     credential_settings: ClassVar[tuple[str, ...]] = ()
 
@@ -118,8 +145,13 @@ class HttpConnector(ABC):
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
         demo: bool | None = None,
+        connection: AnyConnection | None = _DEFAULT,
     ) -> None:
-        self.demo = (not self.is_configured()) if demo is None else demo
+        if connection is _DEFAULT:
+            connection = None if demo is True else self.default_connection()
+        self.connection: AnyConnection | None = connection
+        self._current_token: str | None = None
+        self.demo = (not self.configured_with(connection)) if demo is None else demo
         self.base_url = self.demo_base_url() if self.demo else self.configured_base_url()
         if transport is None and self.demo:
             transport = self.simulator()
@@ -138,9 +170,88 @@ class HttpConnector(ABC):
 
     # --- configuration -------------------------------------------------------------------
     @classmethod
-    @abstractmethod
+    def default_connection(cls) -> AnyConnection | None:
+        """The platform's default connection (its only one, or the environment one), or None."""
+        if not cls.platform:
+            return None
+        from integrations.connection_selectors import connection_default
+
+        return connection_default(platform=cls.platform)
+
+    @classmethod
+    def configured_with(cls, connection: AnyConnection | None) -> bool:
+        """True when `connection` is enough to run live (some connectors also need a target
+        setting, e.g. an ad account); False means demo mode."""
+        return connection is not None
+
+    @classmethod
     def is_configured(cls) -> bool:
-        """True when credentials are set (live mode); False means demo mode."""
+        """True when the default connection makes this connector live; False means demo mode."""
+        return cls.configured_with(cls.default_connection())
+
+    def environment_token(self) -> str:
+        """The token of an environment connection (a connector may read its own variable)."""
+        return self.connection.access_token if self.connection is not None else ""
+
+    def token(self) -> str:
+        """The access token to present now ("demo-token" in demo mode). Raises ConnectorError
+        (integrations.tokens.ReconnectNeeded when the connection needs a person)."""
+        if self.demo or self.connection is None:
+            return "demo-token"
+        if self._current_token is None:
+            self._current_token = self._fetch_token(stale=None)
+        return self._current_token
+
+    def _fetch_token(self, *, stale: str | None, refused_because: str = "") -> str:
+        from integrations.tokens import access_token_for
+
+        connection = self.connection
+        assert connection is not None
+        if connection.is_environment and connection.auth != "service_account":
+            if stale is not None:
+                raise AuthError(f"{self.label} refused the token from the environment variables.")
+            return self.environment_token()
+        try:
+            return access_token_for(
+                connection, stale_token=stale, scopes=self.token_scopes(), refused_because=refused_because
+            )
+        except ConnectorError as exc:
+            raise self._scrubbed(exc) from None
+
+    def whoami(self) -> Identity:
+        """The account the connection's credentials belong to, asked of the platform. Raises
+        ConnectorError (AuthError when the platform refuses them)."""
+        raise ConnectorError(f"{self.label} cannot check credentials on their own.")
+
+    def token_scopes(self) -> tuple[str, ...]:
+        """Scopes asked for a Google service-account token."""
+        from integrations.tokens import GOOGLE_SCOPES
+
+        return GOOGLE_SCOPES
+
+    def _can_refresh(self) -> bool:
+        connection = self.connection
+        if self.demo or connection is None or self._current_token is None:
+            return False
+        if not connection.is_environment and connection.pk is None:
+            return False  # being verified before it is saved: nothing to refresh or mark
+        # Environment tokens cannot be refreshed here; a stored connection refreshes (OAuth) or
+        # is marked for reconnecting (a token the platform no longer accepts).
+        return connection.auth == "service_account" or not connection.is_environment
+
+    def _scrubbed(self, exc: ConnectorError) -> ConnectorError:
+        """`exc` with every secret of the connection (and the token in use) cut out of it."""
+        from integrations.credentials import redact, secret_values
+
+        secrets: list[str] = [self._current_token or ""]
+        if self.connection is not None:
+            try:
+                secrets += secret_values(self.connection.secrets)
+            except Exception:  # noqa: BLE001, S110  (an unreadable secret cannot leak either)
+                pass
+        if exc.args:
+            exc.args = (redact(str(exc.args[0]), secrets), *exc.args[1:])
+        return exc
 
     @abstractmethod
     def configured_base_url(self) -> str: ...
@@ -159,8 +270,32 @@ class HttpConnector(ABC):
     # --- calling -----------------------------------------------------------------------------
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One call with the shared retry policy; returns a successful response or raises
-        ConnectorError (AuthError, RateLimitError after the retries, …)."""
+        ConnectorError (AuthError, RateLimitError after the retries, …). On a 401 the token is
+        refreshed once and the call repeated with the new token (wherever the old one was in
+        the headers or parameters)."""
+        try:
+            return self._send_with_retry(method, url, **kwargs)
+        except AuthError as exc:
+            if not self._can_refresh():
+                raise self._scrubbed(exc) from None
+            stale = self._current_token
+            assert stale is not None
+            self._current_token = self._fetch_token(stale=stale, refused_because=str(self._scrubbed(exc)))
+            kwargs = _swap_token(kwargs, stale, self._current_token)
+        try:
+            return self._send_with_retry(method, url, **kwargs)
+        except ConnectorError as exc:
+            raise self._scrubbed(exc) from None
 
+    def _send_with_retry(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._send_once(method, url, **kwargs)
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            raise self._scrubbed(exc) from None
+
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         def attempt() -> httpx.Response:
             self.requests_made += 1
             return self.client.request(method, url, **kwargs)
@@ -200,6 +335,17 @@ class Connector(HttpConnector):
     def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET with the shared retry policy; returns a successful response or raises."""
         return self.send("GET", url, params=params, headers=self.auth_headers())
+
+
+def _swap_token(kwargs: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The request arguments with the refused token replaced by the new one."""
+
+    def swap(values: Any) -> Any:
+        if isinstance(values, dict):
+            return {k: v.replace(old, new) if isinstance(v, str) else v for k, v in values.items()}
+        return values
+
+    return {**kwargs, **{name: swap(kwargs[name]) for name in ("headers", "params", "data") if name in kwargs}}
 
 
 def json_body(response: httpx.Response, *, platform: str) -> Any:

@@ -8,7 +8,7 @@ field names are lowerCamelCase, 64-bit numbers arrive as strings, money as `cost
 (millionths). Throttling: HTTP 429 with status RESOURCE_EXHAUSTED (a `retryDelay` in its details
 when Google says how long). 401 UNAUTHENTICATED: the token is no longer valid.
 Settings: GOOGLE_ADS_BASE_URL (default https://googleads.googleapis.com), GOOGLE_ADS_API_VERSION
-(v21), GOOGLE_ADS_CUSTOMER_ID, GOOGLE_ADS_DEVELOPER_TOKEN, GOOGLE_ADS_ACCESS_TOKEN,
+(v22), GOOGLE_ADS_CUSTOMER_ID, GOOGLE_ADS_DEVELOPER_TOKEN, GOOGLE_ADS_ACCESS_TOKEN,
 GOOGLE_ADS_LOGIN_CUSTOMER_ID (optional).
 """
 
@@ -40,7 +40,7 @@ from integrations.connectors.metrics_demo import GOOGLE_CAMPAIGNS, days_between,
 from integrations.http import parse_retry_after
 
 DEFAULT_BASE_URL = "https://googleads.googleapis.com"
-DEFAULT_VERSION = "v21"
+DEFAULT_VERSION = "v22"
 DEMO_CUSTOMER = "1234567890"
 MICROS = Decimal(1_000_000)
 STATUS_MAP = {"ENABLED": "active", "PAUSED": "paused", "REMOVED": "removed"}
@@ -57,12 +57,26 @@ DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 class GoogleAdsConnector(MetricsConnector):
     key = "google_ads"
     label = "Google Ads"
+    platform = "google"
     channels = ("google_ads",)
     credential_settings = ("GOOGLE_ADS_CUSTOMER_ID", "GOOGLE_ADS_DEVELOPER_TOKEN", "GOOGLE_ADS_ACCESS_TOKEN")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return all(getattr(settings, name, "") for name in cls.credential_settings)
+    def configured_with(cls, connection: Any) -> bool:
+        if (
+            connection is None
+            or not getattr(settings, "GOOGLE_ADS_DEVELOPER_TOKEN", "")
+            or not _customer_of(connection)
+        ):
+            return False
+        # From the environment, Google Ads keeps its own token variable.
+        return not connection.is_environment or bool(getattr(settings, "GOOGLE_ADS_ACCESS_TOKEN", ""))
+
+    def environment_token(self) -> str:
+        return str(getattr(settings, "GOOGLE_ADS_ACCESS_TOKEN", "") or "")
+
+    def token_scopes(self) -> tuple[str, ...]:
+        return ("https://www.googleapis.com/auth/adwords",)
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "GOOGLE_ADS_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -71,13 +85,13 @@ class GoogleAdsConnector(MetricsConnector):
         return DEFAULT_BASE_URL
 
     def _customer(self) -> str:
-        return DEMO_CUSTOMER if self.demo else str(settings.GOOGLE_ADS_CUSTOMER_ID).replace("-", "").strip()
+        return DEMO_CUSTOMER if self.demo else _customer_of(self.connection)
 
     def _headers(self) -> dict[str, str]:
         if self.demo:
             return {"Authorization": "Bearer demo-token", "developer-token": "demo-developer-token"}
         headers = {
-            "Authorization": f"Bearer {settings.GOOGLE_ADS_ACCESS_TOKEN}",
+            "Authorization": f"Bearer {self.token()}",
             "developer-token": str(settings.GOOGLE_ADS_DEVELOPER_TOKEN),
         }
         login = str(getattr(settings, "GOOGLE_ADS_LOGIN_CUSTOMER_ID", "") or "").replace("-", "").strip()
@@ -116,6 +130,15 @@ class GoogleAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _customer_of(connection: Any) -> str:
+    """GOOGLE_ADS_CUSTOMER_ID, else the first customer id the connection was given (no dashes)."""
+    customer = str(getattr(settings, "GOOGLE_ADS_CUSTOMER_ID", "") or "").strip()
+    if not customer and connection is not None:
+        customers = connection.account_extra.get("customer_ids") or []
+        customer = str(customers[0]).strip() if customers else ""
+    return customer.replace("-", "")
 
 
 def _parse_into(page: MetricsPage, raw: Any) -> None:
@@ -163,6 +186,17 @@ def _error_of(response: httpx.Response) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
+def _unsupported_version(error: dict[str, Any]) -> bool:
+    """Google's answer to a sunset version: requestError UNSUPPORTED_VERSION, "Version vNN is
+    deprecated. Requests to this version will be blocked." (in the GoogleAdsFailure details)."""
+    for detail in error.get("details") or []:
+        for inner in (detail.get("errors") or []) if isinstance(detail, dict) else []:
+            code = inner.get("errorCode") if isinstance(inner, dict) else None
+            if isinstance(code, dict) and code.get("requestError") == "UNSUPPORTED_VERSION":
+                return True
+    return "is deprecated. Requests to this version will be blocked" in str(error.get("message") or "")
+
+
 def _retry_delay(error: dict[str, Any]) -> float | None:
     """Google's `retryDelay` ("30s") from the error details, if any."""
     for detail in error.get("details") or []:
@@ -190,6 +224,13 @@ def _error_from(error: dict[str, Any], *, status: int, headers: httpx.Headers | 
         return RateLimitError(text, retry_after=retry_after, status_code=status)
     if status == 401 or reason == "UNAUTHENTICATED":
         return AuthError(text, status_code=status)
+    if _unsupported_version(error):
+        version = str(getattr(settings, "GOOGLE_ADS_API_VERSION", "") or DEFAULT_VERSION)
+        return ConnectorError(
+            f"Google Ads API {version} is deprecated or sunset ({text}); set GOOGLE_ADS_API_VERSION to a "
+            f"supported version ({DEFAULT_VERSION} or later).",
+            status_code=status,
+        )
     if status >= 500 or reason in ("UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"):
         return ConnectorError(text, retryable=True, status_code=status)
     return ConnectorError(text, status_code=status)

@@ -10,9 +10,7 @@ GOOGLE_ACCESS_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE (a service account key, JSON)
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import random
 import threading
 import time
@@ -29,6 +27,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -54,15 +53,28 @@ STATUS_MAP = {"confirmed": "todo", "tentative": "todo"}
 
 class GoogleCalendarConnector(Connector):
     key = "google_calendar"
+    platform = "google"
     label = "Google Calendar"
     credential_settings = ("GOOGLE_ACCESS_TOKEN", "GOOGLE_SERVICE_ACCOUNT_FILE")
     supports_cursor = True
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "GOOGLE_ACCESS_TOKEN", "")) or bool(
-            getattr(settings, "GOOGLE_SERVICE_ACCOUNT_FILE", "")
-        )
+    def configured_with(cls, connection: Any) -> bool:
+        if connection is None:
+            return False
+        if connection.is_environment:
+            names = ("GOOGLE_ACCESS_TOKEN", "GOOGLE_SERVICE_ACCOUNT_FILE")
+            return any(getattr(settings, name, "") for name in names)
+        return True
+
+    def environment_token(self) -> str:
+        token = str(getattr(settings, "GOOGLE_ACCESS_TOKEN", "") or "")
+        if token:
+            return token
+        return _service_account_token(str(settings.GOOGLE_SERVICE_ACCOUNT_FILE))
+
+    def token_scopes(self) -> tuple[str, ...]:
+        return (SCOPE,)
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "GOOGLE_CALENDAR_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -71,12 +83,7 @@ class GoogleCalendarConnector(Connector):
         return DEFAULT_BASE_URL
 
     def auth_headers(self) -> dict[str, str]:
-        if self.demo:
-            return {"Authorization": "Bearer demo-token"}
-        token = getattr(settings, "GOOGLE_ACCESS_TOKEN", "")
-        if not token:
-            token = _service_account_token(settings.GOOGLE_SERVICE_ACCOUNT_FILE, client=self.client)
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.token()}"}
 
     def pull(self, *, target: str, cursor: str | None = None) -> Iterator[Page]:
         """Events of calendar `target`: every event without `cursor`, else only the changes since.
@@ -134,6 +141,19 @@ class GoogleCalendarConnector(Connector):
         except (TypeError, ValueError, AttributeError) as exc:
             page.errors.append(RecordError(f"Unreadable event: {exc}", external_id=event_id, raw=raw))
 
+    def whoami(self) -> Identity:
+        """The connection's Google identity: its calendar list answers with the token (GET
+        /users/me/calendarList?maxResults=1); the primary calendar's id is the account e-mail."""
+        body = json_body(
+            self.get(f"{self.base_url}/users/me/calendarList", params={"maxResults": 1, "minAccessRole": "reader"}),
+            platform=self.label,
+        )
+        if not isinstance(body, dict):
+            raise ConnectorError("Google Calendar answered calendarList without an object.")
+        connection = self.connection
+        email = connection.account_email if connection is not None else ""
+        return Identity(account_id=(connection.account_id if connection else "") or email, account_email=email)
+
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         if response.is_success:
             return None
@@ -169,48 +189,27 @@ _token_cache: dict[str, tuple[str, float]] = {}
 _token_lock = threading.Lock()
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def _service_account_token(path: str) -> str:
+    """An access token for the service-account key file at `path` (GOOGLE_SERVICE_ACCOUNT_FILE),
+    from google-auth (token_uri = GOOGLE_TOKEN_URL), cached until a minute before expiry.
+    Raises AuthError, ConnectorError."""
+    from integrations.tokens import service_account_exchange
 
-
-def _service_account_token(path: str, *, client: httpx.Client) -> str:
-    """An access token for the service account in `path`, cached until a minute before expiry."""
     with _token_lock:
         cached = _token_cache.get(path)
         if cached and cached[1] > time.time() + 60:
             return cached[0]
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     try:
         with open(path, encoding="utf-8") as handle:
-            info = json.load(handle)
-        key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
-        now = int(time.time())
-        header = {"alg": "RS256", "typ": "JWT", "kid": info.get("private_key_id", "")}
-        claims = {"iss": info["client_email"], "scope": SCOPE, "aud": info["token_uri"], "iat": now, "exp": now + 3600}
-        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
-        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg,union-attr]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+            text = handle.read()
+    except OSError as exc:
         raise AuthError(f"Cannot use GOOGLE_SERVICE_ACCOUNT_FILE: {type(exc).__name__}: {exc}") from None
     try:
-        response = client.post(
-            info["token_uri"],
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "assertion": f"{signing_input}.{_b64url(signature)}",
-            },
-        )
-    except httpx.HTTPError as exc:
-        raise ConnectorError(f"Google token endpoint unreachable: {exc}", retryable=True) from None
-    if response.status_code in (400, 401, 403):
-        raise AuthError(f"Google refused the service account (HTTP {response.status_code}).")
-    if not response.is_success:
-        raise ConnectorError(f"Google token endpoint HTTP {response.status_code}.", retryable=True)
-    body = response.json()
-    token, expires_in = body["access_token"], float(body.get("expires_in", 3600))
+        token, expiry = service_account_exchange(text, scopes=(SCOPE,))
+    except AuthError as exc:
+        raise AuthError(f"Cannot use GOOGLE_SERVICE_ACCOUNT_FILE: {exc}") from None
     with _token_lock:
-        _token_cache[path] = (token, time.time() + expires_in)
+        _token_cache[path] = (token, expiry)
     return token
 
 

@@ -10,7 +10,7 @@ present with `paging.next` while more follow. Throttling: error codes 4, 17, 32,
 X-Ad-Account-Usage when Meta gives it. Code 190 (or HTTP 401): the token is no longer valid.
 Placements other than facebook and instagram (audience_network, messenger, threads) are not
 channels here: they are skipped and counted in the run details.
-Settings: META_GRAPH_BASE_URL (default https://graph.facebook.com/v21.0), META_ACCESS_TOKEN,
+Settings: META_GRAPH_BASE_URL (default https://graph.facebook.com/{META_API_VERSION}, v23.0), META_ACCESS_TOKEN,
 META_AD_ACCOUNT_ID, META_PAGE_SIZE (500).
 """
 
@@ -27,7 +27,15 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, RecordError, json_body
+from integrations.connectors.base import (
+    AuthError,
+    ConnectorError,
+    Identity,
+    RateLimitError,
+    RecordError,
+    json_body,
+    storable,
+)
 from integrations.connectors.metrics import (
     MetricRow,
     MetricsConnector,
@@ -43,7 +51,10 @@ from integrations.connectors.metrics import (
 from integrations.connectors.metrics_demo import META_CAMPAIGNS, days_between, demo_numbers
 from integrations.http import parse_retry_after
 
-DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
+DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
+# "You are calling a deprecated version of the Ads API. Please update to the latest version."
+# (https://developers.facebook.com/docs/marketing-api/error-reference/).
+DEPRECATED_VERSION_CODES = frozenset({2635})
 DEMO_ACCOUNT = "1000000000001"
 FIELDS = (
     "campaign_id,campaign_name,account_currency,impressions,clicks,spend,"
@@ -58,12 +69,13 @@ PLATFORMS = {"facebook": "facebook", "instagram": "instagram"}
 class MetaAdsConnector(MetricsConnector):
     key = "meta_ads"
     label = "Meta Ads"
+    platform = "meta"
     channels = ("facebook", "instagram")
     credential_settings = ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "META_ACCESS_TOKEN", "") and getattr(settings, "META_AD_ACCOUNT_ID", ""))
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(_ad_account(connection))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "META_GRAPH_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -74,10 +86,10 @@ class MetaAdsConnector(MetricsConnector):
     def _account(self) -> str:
         if self.demo:
             return DEMO_ACCOUNT
-        return str(settings.META_AD_ACCOUNT_ID).strip().removeprefix("act_")
+        return _ad_account(self.connection).removeprefix("act_")
 
     def _token(self) -> str:
-        return "demo-token" if self.demo else str(settings.META_ACCESS_TOKEN)
+        return self.token()
 
     def fetch(self, *, since: dt.date, until: dt.date, channels: list[str] | None = None) -> Iterator[MetricsPage]:
         """Every campaign × day × placement row of the account from `since` to `until`."""
@@ -130,6 +142,15 @@ class MetaAdsConnector(MetricsConnector):
                 break
         self.details["other_placement_rows_skipped"] = self.details.get("other_placement_rows_skipped", 0) + skipped
 
+    def whoami(self) -> Identity:
+        """GET /me?fields=id,name → {"id", "name"} (the user or system user behind the token;
+        https://developers.facebook.com/docs/graph-api/overview#me)."""
+        response = self.send("GET", f"{self.base_url}/me", params={"fields": "id,name", "access_token": self.token()})
+        body = json_body(response, platform=self.label)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ConnectorError("Meta answered /me without an id.")
+        return Identity(account_id=str(body["id"]), account_name=storable(body.get("name"))[:255])
+
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         status = response.status_code
         if response.is_success:
@@ -139,6 +160,12 @@ class MetaAdsConnector(MetricsConnector):
         text = f"Meta HTTP {status}: {str(error.get('message') or response.reason_phrase)[:300]}"
         if code is not None:
             text += f" (code {code}{', subcode ' + str(error['error_subcode']) if error.get('error_subcode') else ''})"
+        if code in DEPRECATED_VERSION_CODES:
+            return ConnectorError(
+                f"The Meta Graph API version in META_GRAPH_BASE_URL is deprecated ({text}); set META_API_VERSION "
+                "(and META_GRAPH_BASE_URL) to v23.0 or later.",
+                status_code=status,
+            )
         if code in THROTTLE_CODES or status == 429:
             return RateLimitError(text, retry_after=_regain_after(response), status_code=status)
         if code in AUTH_CODES or status == 401:
@@ -149,6 +176,15 @@ class MetaAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _ad_account(connection: Any) -> str:
+    """META_AD_ACCOUNT_ID, else the first ad account the connection was given."""
+    account = str(getattr(settings, "META_AD_ACCOUNT_ID", "") or "").strip()
+    if not account and connection is not None:
+        accounts = connection.account_extra.get("ad_account_ids") or []
+        account = str(accounts[0]).strip() if accounts else ""
+    return account
 
 
 def _parse_into(

@@ -1,7 +1,10 @@
 """Salesforce: the Tasks of a sponsor's Account, through the REST API's SOQL query endpoint.
 
-GET {instance}/services/data/vNN.0/query?q=SELECT … FROM Task WHERE AccountId = '…' OR WhatId = '…'
-with a Bearer token; pages follow `nextRecordsUrl` until `done`. Rate limits: 403 with
+GET {instance}/services/data/vNN.0/queryAll?q=SELECT … FROM Task WHERE (AccountId = '…' OR WhatId = '…')
+AND IsDeleted = false, with a Bearer token; pages follow `nextRecordsUrl` until `done`. queryAll
+(not query) because query leaves out archived Tasks (closed activities older than a year are
+archived), which would then look removed; IsDeleted = false keeps the recycle bin out
+(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm). Rate limits: 403 with
 errorCode REQUEST_LIMIT_EXCEEDED (and 429 from some proxies); usage in `Sforce-Limit-Info`.
 Settings: SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN, SALESFORCE_API_VERSION.
 """
@@ -22,6 +25,7 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     ExternalTask,
+    Identity,
     Page,
     RateLimitError,
     RecordError,
@@ -34,7 +38,7 @@ from integrations.connectors.base import (
 )
 from integrations.http import parse_retry_after
 
-DEFAULT_API_VERSION = "62.0"
+DEFAULT_API_VERSION = "64.0"
 FIELDS = ("Id", "Subject", "Status", "Priority", "ActivityDate", "Description", "IsClosed", "LastModifiedDate")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 BATCH_SIZE = 2000
@@ -62,16 +66,17 @@ def map_status(status: Any, is_closed: Any) -> str:
 class SalesforceConnector(Connector):
     key = "salesforce"
     label = "Salesforce"
+    platform = "salesforce"
     credential_settings = ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return bool(getattr(settings, "SALESFORCE_INSTANCE_URL", "")) and bool(
-            getattr(settings, "SALESFORCE_ACCESS_TOKEN", "")
-        )
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(connection.instance_url)
 
     def configured_base_url(self) -> str:
-        return str(settings.SALESFORCE_INSTANCE_URL).rstrip("/")
+        # The org's instance, from the connection's token answer (or SALESFORCE_INSTANCE_URL).
+        assert self.connection is not None
+        return self.connection.instance_url.rstrip("/")
 
     def demo_base_url(self) -> str:
         return "https://demo.my.salesforce.com"
@@ -82,8 +87,7 @@ class SalesforceConnector(Connector):
         return version.lstrip("vV")
 
     def auth_headers(self) -> dict[str, str]:
-        token = "demo-token" if self.demo else settings.SALESFORCE_ACCESS_TOKEN
-        return {"Authorization": f"Bearer {token}", "Sforce-Query-Options": f"batchSize={BATCH_SIZE}"}
+        return {"Authorization": f"Bearer {self.token()}", "Sforce-Query-Options": f"batchSize={BATCH_SIZE}"}
 
     def record_url(self, record_id: str) -> str:
         return f"{self.base_url}/lightning/r/Task/{record_id}/view"
@@ -95,9 +99,9 @@ class SalesforceConnector(Connector):
         if not ACCOUNT_ID.match(target or ""):
             raise ConnectorError(f"{target!r} is not a Salesforce Account Id (15 or 18 letters and digits).")
         # SOQL, not SQL: the Account Id was checked to be letters and digits only just above.
-        where = f"AccountId = '{target}' OR WhatId = '{target}'"
+        where = f"(AccountId = '{target}' OR WhatId = '{target}') AND IsDeleted = false"
         soql = f"SELECT {', '.join(FIELDS)} FROM Task WHERE {where} ORDER BY Id"  # noqa: S608
-        url = f"{self.base_url}/services/data/v{self.api_version}/query"
+        url = f"{self.base_url}/services/data/v{self.api_version}/queryAll"
         params: dict[str, Any] | None = {"q": soql}
         while True:
             body = json_body(self.get(url, params=params), platform=self.label)
@@ -137,6 +141,20 @@ class SalesforceConnector(Connector):
         except (TypeError, ValueError) as exc:
             page.errors.append(RecordError(f"Unreadable record: {exc}", external_id=record_id, raw=raw))
 
+    def whoami(self) -> Identity:
+        """GET {instance}/services/oauth2/userinfo → {"user_id", "organization_id", "name",
+        "email"} (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm)."""
+        body = json_body(self.get(f"{self.base_url}/services/oauth2/userinfo"), platform=self.label)
+        if not isinstance(body, dict) or not body.get("user_id"):
+            raise ConnectorError("Salesforce answered userinfo without a user_id.")
+        org = str(body.get("organization_id", ""))
+        return Identity(
+            account_id=f"{org}/{body['user_id']}",
+            account_name=clean_text(body.get("name"), limit=255),
+            account_email=clean_text(body.get("email"), limit=254),
+            extra={"org_id": org, "user_id": str(body["user_id"])},
+        )
+
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         usage = response.headers.get("Sforce-Limit-Info")
         if usage:
@@ -149,6 +167,12 @@ class SalesforceConnector(Connector):
         text = f"Salesforce HTTP {status}{f' {code}' if code else ''}: {message}"
         if status == 401:
             return AuthError(text, status_code=status)
+        if code == "UNSUPPORTED_API_VERSION" or (status in (404, 410) and "version" in message.lower()):
+            return ConnectorError(
+                f"Salesforce API v{self.api_version} is not supported ({text}); set SALESFORCE_API_VERSION to "
+                f"{DEFAULT_API_VERSION} or later.",
+                status_code=status,
+            )
         if code == "REQUEST_LIMIT_EXCEEDED" or status == 429:
             return RateLimitError(text, retry_after=retry_after, status_code=status)
         if status >= 500:
@@ -226,7 +250,7 @@ def _simulate(request: httpx.Request) -> httpx.Response:
     locator = _LOCATOR.search(path)
     if locator:
         account, offset = locator["account"], int(locator["offset"])
-    elif path.endswith("/query"):
+    elif path.endswith(("/query", "/queryAll")):
         found = re.search(r"AccountId = '([A-Za-z0-9]+)'", request.url.params.get("q", ""))
         if not found:
             return httpx.Response(400, json=[{"message": "unexpected query", "errorCode": "MALFORMED_QUERY"}])

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, RecordError, json_body
+from integrations.connectors.base import AuthError, ConnectorError, Identity, RateLimitError, RecordError, json_body
 from integrations.connectors.metrics import (
     MetricRow,
     MetricsConnector,
@@ -38,6 +38,9 @@ from integrations.http import parse_retry_after
 
 DEFAULT_BASE_URL = "https://business-api.tiktok.com"
 PATH = "/open_api/v1.3/report/integrated/get/"
+# A daily (stat_time_day) report spans at most 30 days per request
+# (https://business-api.tiktok.com/portal/docs?id=1740302848100353).
+MAX_WINDOW_DAYS = 30
 DEMO_ADVERTISER = "7000000000000000001"
 METRICS = (
     "campaign_name",
@@ -61,12 +64,13 @@ MAX_PAGES = 10_000
 class TikTokAdsConnector(MetricsConnector):
     key = "tiktok_ads"
     label = "TikTok Ads"
+    platform = "tiktok"
     channels = ("tiktok",)
     credential_settings = ("TIKTOK_ACCESS_TOKEN", "TIKTOK_ADVERTISER_ID")
 
     @classmethod
-    def is_configured(cls) -> bool:
-        return all(getattr(settings, name, "") for name in cls.credential_settings)
+    def configured_with(cls, connection: Any) -> bool:
+        return connection is not None and bool(_advertiser_of(connection))
 
     def configured_base_url(self) -> str:
         return str(getattr(settings, "TIKTOK_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -75,11 +79,19 @@ class TikTokAdsConnector(MetricsConnector):
         return DEFAULT_BASE_URL
 
     def fetch(self, *, since: dt.date, until: dt.date, channels: list[str] | None = None) -> Iterator[MetricsPage]:
-        """Every campaign × day row from `since` to `until`, page by page."""
+        """Every campaign × day row from `since` to `until`, page by page, asked for in windows
+        of at most MAX_WINDOW_DAYS days (TikTok refuses a longer daily report)."""
         if channels is not None and "tiktok" not in channels:
             return
-        advertiser = DEMO_ADVERTISER if self.demo else str(settings.TIKTOK_ADVERTISER_ID).strip()
-        token = "demo-token" if self.demo else str(settings.TIKTOK_ACCESS_TOKEN)
+        start = since
+        while start <= until:
+            end = min(until, start + dt.timedelta(days=MAX_WINDOW_DAYS - 1))
+            yield from self._fetch_window(since=start, until=end)
+            start = end + dt.timedelta(days=1)
+
+    def _fetch_window(self, *, since: dt.date, until: dt.date) -> Iterator[MetricsPage]:
+        advertiser = DEMO_ADVERTISER if self.demo else _advertiser_of(self.connection)
+        token = self.token()
         currency = currency_code(getattr(settings, "TIKTOK_CURRENCY", "USD")) or "USD"
         params: dict[str, Any] = {
             "advertiser_id": advertiser,
@@ -114,6 +126,39 @@ class TikTokAdsConnector(MetricsConnector):
                 return
             page_number += 1
 
+    def whoami(self) -> Identity:
+        """GET /open_api/v1.3/oauth2/advertiser/get/?app_id&secret with Access-Token → data.list
+        of {advertiser_id, advertiser_name}: the advertisers the token may read
+        (https://business-api.tiktok.com/portal/docs?id=1738455508553729)."""
+        app_id = str(getattr(settings, "TIKTOK_APP_ID", "") or "")
+        secret = str(getattr(settings, "TIKTOK_APP_SECRET", "") or "")
+        if not app_id or not secret:
+            raise ConnectorError("Set TIKTOK_APP_ID and TIKTOK_APP_SECRET to check a TikTok token.")
+        response = self.send(
+            "GET",
+            f"{self.base_url}/open_api/v1.3/oauth2/advertiser/get/",
+            params={"app_id": app_id, "secret": secret},
+            headers={"Access-Token": self.token()},
+        )
+        body = json_body(response, platform=self.label)
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data.get("list") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ConnectorError("TikTok answered advertiser/get without data.list.")
+        advertisers = [
+            {"id": str(r.get("advertiser_id")), "name": str(r.get("advertiser_name", ""))}
+            for r in rows
+            if isinstance(r, dict) and r.get("advertiser_id")
+        ]
+        if not advertisers:
+            raise ConnectorError("The TikTok token has no advertiser authorised.")
+        names = ", ".join(a["name"] or a["id"] for a in advertisers)
+        return Identity(
+            account_id=",".join(sorted(a["id"] for a in advertisers))[:255],
+            account_name=names[:255],
+            extra={"advertiser_ids": [a["id"] for a in advertisers], "advertisers": advertisers},
+        )
+
     def classify(self, response: httpx.Response) -> ConnectorError | None:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -143,6 +188,15 @@ class TikTokAdsConnector(MetricsConnector):
 
     def simulator(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_simulate)
+
+
+def _advertiser_of(connection: Any) -> str:
+    """TIKTOK_ADVERTISER_ID, else the first advertiser the connection was authorised for."""
+    advertiser = str(getattr(settings, "TIKTOK_ADVERTISER_ID", "") or "").strip()
+    if not advertiser and connection is not None:
+        advertisers = connection.account_extra.get("advertiser_ids") or []
+        advertiser = str(advertisers[0]).strip() if advertisers else ""
+    return advertiser
 
 
 def _parse_into(page: MetricsPage, raw: Any, *, currency: str) -> None:

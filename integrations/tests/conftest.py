@@ -7,3 +7,4 @@ from integrations.tests.fakes import (  # noqa: F401
     platform_server,
     sleeps,
 )
+from integrations.tests.oauth_consent_fake import oauth_fake, oauth_server  # noqa: F401

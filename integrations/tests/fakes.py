@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-API_VERSION = "62.0"
-SF_QUERY_PATH = f"/services/data/v{API_VERSION}/query"
+API_VERSION = "64.0"
+SF_QUERY_PATH = f"/services/data/v{API_VERSION}/queryAll"
 ACCOUNT = "001000000000001AAA"
 OTHER_ACCOUNT = "001000000000002AAA"
 PROJECT = "1200000000000001"

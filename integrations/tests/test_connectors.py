@@ -29,6 +29,9 @@ from integrations.tests.fakes import (
     sf_task,
 )
 
+# Connectors find their credentials through the platform's default connection (a query).
+pytestmark = pytest.mark.django_db
+
 FAST = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0, max_retry_after=120.0)
 
 

@@ -13,6 +13,9 @@ import pytest
 # The fake Salesforce (pytest-httpserver on 127.0.0.1) the sync centre test pulls from.
 from integrations.tests.fakes import live_salesforce, platform, platform_server  # noqa: F401
 
+# The fake OAuth servers (consent page, token, identity, revoke) the Connections test signs in with.
+from integrations.tests.oauth_consent_fake import oauth_server  # noqa: F401
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
