@@ -4,6 +4,8 @@ callback, which saves the connection and lands on the page with a message."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -57,7 +59,19 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     ]
     rows = [{"c": c, "sponsor_names": names.get(c.id, [])} for c in connections]
     context = {"rows": rows, "platforms": platforms, "now": timezone.now()}
-    return render(request, "integrations/connections.html", context)
+    response = render(request, "integrations/connections.html", context)
+    # Connect and Reconnect are form posts answered by a redirect to the platform's consent page;
+    # the page's Content-Security-Policy (form-action 'self') must allow those origins, and only
+    # this page needs to.
+    consent = sorted({_origin(p.authorize_endpoint()) for p in PROVIDERS.values() if p.configured} - {""})
+    if consent:
+        response._csp_update = {"form-action": consent}  # type: ignore[attr-defined]  (read by django-csp)
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 @require_POST

@@ -340,3 +340,15 @@ def test_environment_credentials_show_as_a_read_only_connection(staff_web, oauth
     assert 'data-connection-id="environment-asana"' in html
     assert "Disconnect" not in html and "Reconnect" not in html
     assert "asana-env-token-123456" not in html
+
+
+def test_the_connections_page_lets_its_forms_go_to_the_consent_pages_only(staff_web, oauth_fake):
+    """Connect is a form post redirected to the platform: the page's Content-Security-Policy
+    (form-action 'self') names the consent origins, and no other page does."""
+    import re
+
+    policy = staff_web.get("/connections/")["Content-Security-Policy"]
+    form_action = re.search(r"form-action ([^;]*)", policy)[1].split()
+    consent = urlsplit(start(staff_web, "salesforce"))
+    assert f"{consent.scheme}://{consent.netloc}" in form_action and "'self'" in form_action
+    assert re.search(r"form-action ([^;]*)", staff_web.get("/tasks/")["Content-Security-Policy"])[1] == "'self'"
