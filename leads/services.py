@@ -157,9 +157,9 @@ def _sync(
         except ConnectorError as exc:
             exc.args = (f"Writing to the sheet failed: {exc.args[0]} — the next run writes it again.",)
             raise
-        applier.confirm_written()
+        applier.confirm_written(result)
         log.add(created=result.appended)
-        details.update(sheet_cells_written=result.cells, rows_appended=result.appended)
+        details.update(sheet_cells_written=result.cells, rows_appended=result.appended, rows_tagged=result.tagged)
     except SheetLayoutError as exc:
         error = str(exc)
     except AuthError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -29,7 +29,7 @@ from django.conf import settings
 from gspread import Client
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
-from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEETS_API_V4_BASE_URL
 
 from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, Sleep, storable
 from integrations.http import RetryPolicy, backoff_delay, parse_retry_after
@@ -43,6 +43,16 @@ DEFAULT_WORKSHEET = "Leads"
 DEMO_SPREADSHEET_ID = "demo-leads-sheet"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 V4_PREFIX = SPREADSHEETS_API_V4_BASE_URL[len(GOOGLE_BASE_URL) :]  # "/v4/spreadsheets"
+SPREADSHEET_VALUES_BY_FILTER_URL = SPREADSHEETS_API_V4_BASE_URL + "/%s/values:batchUpdateByDataFilter"
+# The developer metadata key that tags a row with its lead's id (the row's key).
+LEAD_TAG = "tracker_lead"
+_GRID_FIELDS = (
+    "properties(sheetId,title,gridProperties(rowCount,columnCount)),"
+    "data(startRow,startColumn,rowData.values.formattedValue,"
+    "rowMetadata.developerMetadata(metadataId,metadataKey,metadataValue))"
+)
+READ_FIELDS = f"spreadsheetId,properties.title,sheets({_GRID_FIELDS})"
+BATCH_UPDATE_FIELDS = f"spreadsheetId,updatedSpreadsheet.sheets({_GRID_FIELDS})"
 
 
 # --- A1 notation ---------------------------------------------------------------------------------
@@ -105,16 +115,41 @@ def parse_a1(text: str) -> tuple[str | None, int, int, int | None, int | None]:
 
 
 # --- what the connector hands over ---------------------------------------------------------------
+@dataclass(frozen=True)
+class RowTag:
+    """A row-level developer metadata entry with key LEAD_TAG: `value` is the key (the lead's
+    id) of the row it was put on; it moves with its row when the sheet is sorted, and is
+    deleted with it."""
+
+    metadata_id: int
+    value: str
+
+
 @dataclass
 class SheetSnapshot:
     """One read of a worksheet: `rows[i]` is sheet row `first_row + i`, each a list of strings
-    starting at column `first_col` (trailing empty cells trimmed, as the API sends them)."""
+    starting at column `first_col` (trailing empty cells trimmed, as the API sends them);
+    `tags[row]` are the LEAD_TAG entries on that sheet row."""
 
     spreadsheet_id: str
     worksheet: str
     rows: list[list[str]]
     first_row: int = 1
     first_col: int = 0
+    sheet_id: int = 0  # the tab's numeric sheetId
+    row_count: int = 0  # the grid's size (rows beyond the data are empty)
+    column_count: int = 0
+    tags: dict[int, list[RowTag]] = field(default_factory=dict)
+
+    @property
+    def end_row(self) -> int:
+        """The last sheet row with data (0 when the tab is empty)."""
+        return self.first_row + len(self.rows) - 1 if self.rows else 0
+
+    def cell(self, row: int, col: int) -> str:
+        line = self.rows[row - self.first_row] if 0 <= row - self.first_row < len(self.rows) else []
+        offset = col - self.first_col
+        return line[offset].strip() if 0 <= offset < len(line) else ""
 
 
 @dataclass(frozen=True)
@@ -124,11 +159,22 @@ class CellWrite:
     value: str
 
 
+@dataclass(frozen=True)
+class RowWrite:
+    """Cells of one keyed row, written wherever that row is when the write arrives."""
+
+    key: str  # the row's key (the lead's id), also the value of its LEAD_TAG
+    cells: dict[int, str]  # 0-based column → value
+
+
 @dataclass
 class WriteResult:
     cells: int = 0
     appended: int = 0
+    tagged: int = 0
     requests: int = 0
+    written: set[str] = field(default_factory=set)  # keys whose RowWrite landed
+    missed: dict[str, str] = field(default_factory=dict)  # key → why nothing was written for it
 
 
 class _SheetsHTTPClient(HTTPClient):
@@ -146,9 +192,11 @@ class _SheetsHTTPClient(HTTPClient):
         conn = self.connector
         if endpoint.startswith(GOOGLE_BASE_URL):
             endpoint = conn.base_url + endpoint[len(GOOGLE_BASE_URL) :]
-        # An append that timed out may have landed: never resend it blind (the next run reads
-        # the sheet first and appends only the rows still missing). Everything else is idempotent.
-        idempotent = not endpoint.endswith(":append")
+        # An append or a structural batchUpdate (it inserts rows) that timed out may have
+        # landed: never resend it blind (the next run reads the sheet first and appends only
+        # the rows still missing). Every other call is idempotent.
+        structural = endpoint.endswith(":batchUpdate") and not endpoint.endswith("/values:batchUpdate")
+        idempotent = not (endpoint.endswith(":append") or structural)
         attempt = 0
         while True:
             attempt += 1
@@ -297,12 +345,32 @@ class GoogleSheetsConnector:
 
     # --- reading and writing ---------------------------------------------------------------
     def read(self) -> SheetSnapshot:
-        """The whole worksheet in two requests (metadata, then values). Raises ConnectorError
-        (AuthError, RateLimitError after the retries), or ConnectorError when the tab is missing."""
+        """The whole worksheet, with the developer metadata of its rows, in one request
+        (`spreadsheets.get` with the tab as range and a field mask for cells and row metadata).
+        Raises ConnectorError (AuthError, RateLimitError after the retries), or ConnectorError
+        when the tab is missing."""
+        try:
+            body = self._get_grid(self.worksheet)
+        except ConnectorError as exc:
+            if exc.status_code != 400:
+                raise
+            # The range did not parse: the tab is missing or named in another case. One
+            # metadata read tells which (and says which tabs there are).
+            body = self._get_grid(self._find_tab())
+        snapshot = self._snapshot(body)
+        self.worksheet = snapshot.worksheet
+        self.details["spreadsheet_title"] = str(body.get("properties", {}).get("title", ""))[:200]
+        return snapshot
+
+    def _get_grid(self, title: str) -> dict[str, Any]:
         http = self.client().http_client
-        meta = http.fetch_sheet_metadata(
-            self.spreadsheet_id,
-            params={"includeGridData": "false", "fields": "spreadsheetId,properties.title,sheets.properties"},
+        return http.fetch_sheet_metadata(
+            self.spreadsheet_id, params={"ranges": quote_title(title), "fields": READ_FIELDS}
+        )
+
+    def _find_tab(self) -> str:
+        meta = self.client().http_client.fetch_sheet_metadata(
+            self.spreadsheet_id, params={"fields": "sheets.properties.title"}
         )
         titles = [str(s.get("properties", {}).get("title", "")) for s in meta.get("sheets") or []]
         title = next((t for t in titles if t == self.worksheet), None) or next(
@@ -312,51 +380,180 @@ class GoogleSheetsConnector:
             raise ConnectorError(
                 f"The spreadsheet has no tab named {self.worksheet!r} (tabs: {', '.join(titles)[:200]})."
             )
-        self.worksheet = title
-        body = http.values_get(
-            self.spreadsheet_id,
-            quote_title(title),
-            params={"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"},
-        )
-        first_row, first_col = 1, 0
-        try:
-            _, first_row, first_col, _, _ = parse_a1(str(body.get("range", "")))
-        except ValueError:
-            pass
-        raw_rows = body.get("values") or []
-        if not isinstance(raw_rows, list):
-            raise ConnectorError("Google Sheets answered without a values list.")
-        rows = [[cell_text(v) for v in row] if isinstance(row, list) else [] for row in raw_rows]
-        self.details["spreadsheet_title"] = str(meta.get("properties", {}).get("title", ""))[:200]
+        return title
+
+    def _snapshot(self, body: dict[str, Any]) -> SheetSnapshot:
+        """A SheetSnapshot from a Spreadsheet resource holding one sheet's grid data."""
+        sheets = body.get("updatedSpreadsheet", body).get("sheets") or []
+        if not sheets or not isinstance(sheets[0], dict):
+            raise ConnectorError("Google Sheets answered without the sheet's data.")
+        sheet = sheets[0]
+        props = sheet.get("properties") or {}
+        grid = props.get("gridProperties") or {}
+        data = (sheet.get("data") or [{}])[0] or {}
+        start_row, start_col = int(data.get("startRow", 0) or 0), int(data.get("startColumn", 0) or 0)
+        rows: list[list[str]] = []
+        for entry in data.get("rowData") or []:
+            cells = [cell_text((v or {}).get("formattedValue")) for v in (entry or {}).get("values") or []]
+            while cells and cells[-1] == "":
+                cells.pop()
+            rows.append(cells)
+        while rows and not rows[-1]:
+            rows.pop()
+        tags: dict[int, list[RowTag]] = {}
+        for offset, entry in enumerate(data.get("rowMetadata") or []):
+            found = [
+                RowTag(metadata_id=int(m["metadataId"]), value=str(m.get("metadataValue", "")))
+                for m in (entry or {}).get("developerMetadata") or []
+                if isinstance(m, dict) and m.get("metadataKey") == LEAD_TAG and "metadataId" in m
+            ]
+            if found:
+                tags[start_row + offset + 1] = found
         return SheetSnapshot(
-            spreadsheet_id=self.spreadsheet_id, worksheet=title, rows=rows, first_row=first_row, first_col=first_col
+            spreadsheet_id=self.spreadsheet_id,
+            worksheet=str(props.get("title", self.worksheet)),
+            rows=rows,
+            first_row=start_row + 1,
+            first_col=start_col,
+            sheet_id=int(props.get("sheetId", 0) or 0),
+            row_count=int(grid.get("rowCount", 0) or 0),
+            column_count=int(grid.get("columnCount", 0) or 0),
+            tags=tags,
         )
 
-    def write(self, *, cells: list[CellWrite], appends: list[list[str]]) -> WriteResult:
-        """Every cell in one values:batchUpdate and every new row in one values:append (RAW
-        input, so text that looks like a formula stays text). Returns what was written.
-        Raises ConnectorError; when the update fails, nothing was appended."""
-        http = self.client().http_client
+    def write(
+        self,
+        *,
+        snapshot: SheetSnapshot,
+        key_col: int,
+        keys: set[str],
+        header: list[CellWrite],
+        rows: list[RowWrite],
+        appends: list[tuple[str, list[str]]],
+    ) -> WriteResult:
+        """Write back in at most two requests, so that every value reaches its own row even when
+        a person sorted the sheet, or inserted or deleted rows, since `snapshot` was read:
+
+        1. Structure, in one `spreadsheets:batchUpdate` (atomic), only when needed: stale tags
+           deleted, a LEAD_TAG put on each row in `keys` that has none yet (rows added by hand),
+           the header cells, and the `appends` (rows inserted at the end of the table, filled
+           and tagged in the same request). Its answer carries the sheet as it now is, which
+           shows whether each tag landed on the row holding its key.
+        2. Values, in one `values:batchUpdateByDataFilter`: each RowWrite is addressed by its
+           tag (a developerMetadataLookup), never by row number; RAW input, so text that looks
+           like a formula stays text. A row whose tag matched nothing (the row was deleted
+           meanwhile) or could not be verified is reported in `missed`, not written elsewhere.
+
+        Returns what landed. Raises ConnectorError; when step 1 fails, nothing was written."""
         result = WriteResult()
         before = self.requests_made
-        title = quote_title(self.worksheet)
-        if cells:
-            data = [
-                {"range": f"{title}!{col_letter(c.col)}{c.row}", "majorDimension": "ROWS", "values": [[c.value]]}
-                for c in cells
-            ]
-            body = http.values_batch_update(
-                self.spreadsheet_id, body={"valueInputOption": "RAW", "data": data, "includeValuesInResponse": False}
+        current = snapshot
+        plan = _tag_plan(snapshot, key_col=key_col, keys=keys)
+        requests_: list[dict[str, Any]] = [
+            {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {"metadataId": mid}}}}
+            for mid in plan.stale
+        ]
+        sheet_id = snapshot.sheet_id
+        widest = max([c.col for c in header] + [len(line) - 1 for _, line in appends] + [0])
+        if snapshot.column_count and widest >= snapshot.column_count:
+            requests_.append(
+                {
+                    "appendDimension": {
+                        "sheetId": sheet_id,
+                        "dimension": "COLUMNS",
+                        "length": widest + 1 - snapshot.column_count,
+                    }
+                }
             )
-            result.cells = int(body.get("totalUpdatedCells", len(cells)) or 0)
+        for cell in header:
+            requests_.append(
+                {
+                    "updateCells": {
+                        "start": {"sheetId": sheet_id, "rowIndex": cell.row - 1, "columnIndex": cell.col},
+                        "rows": [{"values": [_cell_data(cell.value)]}],
+                        "fields": "userEnteredValue",
+                    }
+                }
+            )
+        requests_ += [_tag_request(sheet_id, row, key) for row, key in plan.untagged]
         if appends:
-            http.values_append(
-                self.spreadsheet_id,
-                f"{title}!A1",
-                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                body={"majorDimension": "ROWS", "values": appends},
+            # Inserted after the last row of the table as read: wherever that is now, the rows
+            # are new, so nothing is overwritten, and they are tagged in the same request.
+            at = max(snapshot.end_row, 1)
+            requests_.append(
+                {
+                    "insertDimension": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "dimension": "ROWS",
+                            "startIndex": at,
+                            "endIndex": at + len(appends),
+                        },
+                        "inheritFromBefore": True,
+                    }
+                }
             )
+            requests_.append(
+                {
+                    "updateCells": {
+                        "start": {"sheetId": sheet_id, "rowIndex": at, "columnIndex": 0},
+                        "rows": [{"values": [_cell_data(v) for v in line]} for _, line in appends],
+                        "fields": "userEnteredValue",
+                    }
+                }
+            )
+            requests_ += [_tag_request(sheet_id, at + 1 + n, key) for n, (key, _) in enumerate(appends)]
+        if requests_:
+            http = self.client().http_client
+            body = http.request(
+                "post",
+                SPREADSHEET_BATCH_UPDATE_URL % self.spreadsheet_id,
+                params={"fields": BATCH_UPDATE_FIELDS},
+                json={
+                    "requests": requests_,
+                    "includeSpreadsheetInResponse": True,
+                    "responseRanges": [quote_title(self.worksheet)],
+                    "responseIncludeGridData": True,
+                },
+            ).json()
             result.appended = len(appends)
+            result.tagged = len(plan.untagged) + len(appends)
+            result.cells += len(header) + sum(len(line) for _, line in appends)
+            result.written |= {key for key, _ in appends}
+            current = self._snapshot(body)
+        writable = _verified(current, key_col=key_col)
+        data = []
+        for row in rows:
+            if writable.get(row.key) is None:
+                result.missed[row.key] = (
+                    "its row is no longer in the sheet"
+                    if row.key not in writable
+                    else "its row moved while it was being tagged (written on the next run)"
+                )
+                continue
+            values: list[str | None] = [None] * (max(row.cells) + 1)
+            for col, value in row.cells.items():
+                values[col] = value
+            data.append({"dataFilter": _lookup(row.key), "majorDimension": "ROWS", "values": [values]})
+        if data:
+            http = self.client().http_client
+            answer = http.request(
+                "post",
+                SPREADSHEET_VALUES_BY_FILTER_URL % self.spreadsheet_id,
+                json={"valueInputOption": "RAW", "data": data, "includeValuesInResponse": False},
+            ).json()
+            landed: set[str] = set()
+            for response in answer.get("responses") or []:
+                lookup = ((response or {}).get("dataFilter") or {}).get("developerMetadataLookup") or {}
+                if response.get("updatedRange") and int(response.get("updatedCells", 0) or 0) > 0:
+                    landed.add(str(lookup.get("metadataValue", "")))
+                    result.cells += int(response.get("updatedCells", 0) or 0)
+            for item in data:
+                key = item["dataFilter"]["developerMetadataLookup"]["metadataValue"]
+                if key in landed:
+                    result.written.add(key)
+                else:
+                    result.missed[key] = "its row was deleted from the sheet before the write"
         result.requests = self.requests_made - before
         return result
 
@@ -377,3 +574,77 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return storable(value) if value is not None else ""
+
+
+# --- tags: which rows carry which lead's developer metadata -------------------------------------
+@dataclass
+class _TagPlan:
+    stale: list[int]  # metadata ids to delete (on a row whose key is not their value, or doubled)
+    untagged: list[tuple[int, str]]  # (sheet row, key) of rows in `keys` without their tag
+
+
+def _tag_plan(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> _TagPlan:
+    """A row keeps one tag whose value is its key; every other tag goes, and each row in `keys`
+    without a tag gets one."""
+    plan = _TagPlan(stale=[], untagged=[])
+    kept: set[int] = set()
+    for row, tags in snapshot.tags.items():
+        key = snapshot.cell(row, key_col)
+        for tag in tags:
+            if tag.value == key and key and row not in kept:
+                kept.add(row)
+            else:
+                plan.stale.append(tag.metadata_id)
+    first = snapshot.first_row
+    for offset in range(len(snapshot.rows)):
+        row = first + offset
+        key = snapshot.cell(row, key_col)
+        if key in keys and row not in kept:
+            plan.untagged.append((row, key))
+    return plan
+
+
+def tags_pending(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> bool:
+    """True when some row of `keys` lacks its tag or a stale tag is left: a write is due even
+    if no value changed, so that the next write can address every row by its tag."""
+    plan = _tag_plan(snapshot, key_col=key_col, keys=keys)
+    return bool(plan.stale or plan.untagged)
+
+
+def _verified(snapshot: SheetSnapshot, *, key_col: int) -> dict[str, int | None]:
+    """For each tag value in `snapshot`: the sheet row it addresses when exactly one row carries
+    it and that row holds the key, else None (a write by that tag could reach the wrong row)."""
+    rows: dict[str, list[int]] = {}
+    for row, tags in snapshot.tags.items():
+        for tag in tags:
+            rows.setdefault(tag.value, []).append(row)
+    return {
+        key: found[0] if len(found) == 1 and snapshot.cell(found[0], key_col) == key else None
+        for key, found in rows.items()
+    }
+
+
+def _lookup(key: str) -> dict[str, Any]:
+    """The DataFilter that selects the row tagged with `key`."""
+    return {"developerMetadataLookup": {"metadataKey": LEAD_TAG, "metadataValue": key, "locationType": "ROW"}}
+
+
+def _tag_request(sheet_id: int, row: int, key: str) -> dict[str, Any]:
+    """createDeveloperMetadata for sheet row `row` (1-based): a ROWS dimensionRange of one row."""
+    return {
+        "createDeveloperMetadata": {
+            "developerMetadata": {
+                "metadataKey": LEAD_TAG,
+                "metadataValue": key,
+                "location": {
+                    "dimensionRange": {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": row - 1, "endIndex": row}
+                },
+                "visibility": "DOCUMENT",
+            }
+        }
+    }
+
+
+def _cell_data(value: str) -> dict[str, Any]:
+    """A CellData holding `value` as text (as RAW input would: a leading "=" stays text)."""
+    return {"userEnteredValue": {"stringValue": value}} if value != "" else {}
