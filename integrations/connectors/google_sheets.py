@@ -1,9 +1,24 @@
-"""Google Sheets, through gspread 6: read one worksheet whole, write changed cells back in one
-`values:batchUpdate`, add rows with one `values:append`.
+"""Google Sheets, through gspread 6: read one worksheet whole with the developer metadata of its
+rows, and write back by row tag, so a value reaches its lead's row wherever a person has moved it.
 
-Calls (Sheets API v4): `GET /v4/spreadsheets/ID?includeGridData=false` (metadata: does the tab
-exist), `GET /v4/spreadsheets/ID/values/'Leads'`, `POST .../values:batchUpdate`,
-`POST .../values/'Leads'!A1:append`. A run makes at most four requests, whatever the size.
+Each lead's row carries a row-level DeveloperMetadata (key `tracker_lead`, value the lead's id,
+location a ROWS dimensionRange of that one row), which Sheets keeps on the row when the sheet is
+sorted or rows are inserted or deleted, and deletes with the row. Calls (Sheets API v4), at most
+three per run whatever the size:
+
+1. `GET /v4/spreadsheets/ID?ranges='Leads'&fields=sheets(properties(...),data(rowData.values.
+   formattedValue,rowMetadata.developerMetadata(...)))`: cells and tags in one read. (A range
+   that does not parse, a missing tab or one named in another case, costs one metadata read to
+   say which tabs there are.)
+2. `POST /v4/spreadsheets/ID:batchUpdate`, only when structure changes, atomically: stale tags
+   deleted, rows added by hand tagged (createDeveloperMetadata), a missing header cell, and new
+   leads inserted at the end of the table (insertDimension + updateCells + their tags). The
+   answer includes the sheet as it now is (`includeSpreadsheetInResponse`), which shows whether
+   each tag put on by row number landed on the row holding its id.
+3. `POST /v4/spreadsheets/ID/values:batchUpdateByDataFilter`: every changed cell, each row
+   addressed by a DataFilter with a developerMetadataLookup on its tag. A filter that matches
+   nothing (the row was deleted meanwhile) writes nothing and is reported per lead.
+
 Rate limits: 429 (and 403 rateLimitExceeded) back off and retry, honouring Retry-After.
 
 Settings: GOOGLE_SHEET_ID (unset: demo mode, a simulated sheet), GOOGLE_SHEET_WORKSHEET
@@ -11,8 +26,9 @@ Settings: GOOGLE_SHEET_ID (unset: demo mode, a simulated sheet), GOOGLE_SHEET_WO
 URLs are rewritten onto it, so a sandbox or a local fake can stand in), and credentials from
 GOOGLE_ACCESS_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE.
 
-The simulator (google_sheets_sim) answers the same four calls in the API's JSON shapes; demo mode
-plugs it into gspread's requests session, and the tests serve it over HTTP.
+The simulator (google_sheets_sim) answers the same calls in the API's JSON shapes, with the
+metadata moving with its rows; demo mode plugs it into gspread's requests session, and the
+tests serve it over HTTP.
 """
 
 from __future__ import annotations
@@ -20,7 +36,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -32,7 +47,24 @@ from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEETS_API_V4_BASE_URL
 
 from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, Sleep, storable
+from integrations.connectors.google_sheets_rows import (
+    LEAD_TAG,
+    CellWrite,
+    RowTag,
+    RowWrite,
+    SheetSnapshot,
+    WriteResult,
+    cell_text,
+    lookup,
+    snapshot_from,
+    structural_requests,
+    tags_pending,
+    verified,
+)
 from integrations.http import RetryPolicy, backoff_delay, parse_retry_after
+
+# Re-exported: callers import the data types from the connector module.
+__all__ = ["LEAD_TAG", "CellWrite", "RowTag", "RowWrite", "SheetSnapshot", "WriteResult", "cell_text", "tags_pending"]
 
 if TYPE_CHECKING:
     from integrations.connectors.google_sheets_sim import SheetsSimulator
@@ -44,8 +76,6 @@ DEMO_SPREADSHEET_ID = "demo-leads-sheet"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 V4_PREFIX = SPREADSHEETS_API_V4_BASE_URL[len(GOOGLE_BASE_URL) :]  # "/v4/spreadsheets"
 SPREADSHEET_VALUES_BY_FILTER_URL = SPREADSHEETS_API_V4_BASE_URL + "/%s/values:batchUpdateByDataFilter"
-# The developer metadata key that tags a row with its lead's id (the row's key).
-LEAD_TAG = "tracker_lead"
 _GRID_FIELDS = (
     "properties(sheetId,title,gridProperties(rowCount,columnCount)),"
     "data(startRow,startColumn,rowData.values.formattedValue,"
@@ -112,69 +142,6 @@ def parse_a1(text: str) -> tuple[str | None, int, int, int | None, int | None]:
     r2 = int(second.group(2)) if second.group(2) else None
     c2 = col_index(second.group(1)) if second.group(1) else None
     return title, r1, c1, r2, c2
-
-
-# --- what the connector hands over ---------------------------------------------------------------
-@dataclass(frozen=True)
-class RowTag:
-    """A row-level developer metadata entry with key LEAD_TAG: `value` is the key (the lead's
-    id) of the row it was put on; it moves with its row when the sheet is sorted, and is
-    deleted with it."""
-
-    metadata_id: int
-    value: str
-
-
-@dataclass
-class SheetSnapshot:
-    """One read of a worksheet: `rows[i]` is sheet row `first_row + i`, each a list of strings
-    starting at column `first_col` (trailing empty cells trimmed, as the API sends them);
-    `tags[row]` are the LEAD_TAG entries on that sheet row."""
-
-    spreadsheet_id: str
-    worksheet: str
-    rows: list[list[str]]
-    first_row: int = 1
-    first_col: int = 0
-    sheet_id: int = 0  # the tab's numeric sheetId
-    row_count: int = 0  # the grid's size (rows beyond the data are empty)
-    column_count: int = 0
-    tags: dict[int, list[RowTag]] = field(default_factory=dict)
-
-    @property
-    def end_row(self) -> int:
-        """The last sheet row with data (0 when the tab is empty)."""
-        return self.first_row + len(self.rows) - 1 if self.rows else 0
-
-    def cell(self, row: int, col: int) -> str:
-        line = self.rows[row - self.first_row] if 0 <= row - self.first_row < len(self.rows) else []
-        offset = col - self.first_col
-        return line[offset].strip() if 0 <= offset < len(line) else ""
-
-
-@dataclass(frozen=True)
-class CellWrite:
-    row: int  # 1-based sheet row
-    col: int  # 0-based column
-    value: str
-
-
-@dataclass(frozen=True)
-class RowWrite:
-    """Cells of one keyed row, written wherever that row is when the write arrives."""
-
-    key: str  # the row's key (the lead's id), also the value of its LEAD_TAG
-    cells: dict[int, str]  # 0-based column → value
-
-
-@dataclass
-class WriteResult:
-    cells: int = 0
-    appended: int = 0
-    tagged: int = 0
-    requests: int = 0
-    written: set[str] = field(default_factory=set)  # keys whose RowWrite landed
-    missed: dict[str, str] = field(default_factory=dict)  # key → why nothing was written for it
 
 
 class _SheetsHTTPClient(HTTPClient):
@@ -357,7 +324,7 @@ class GoogleSheetsConnector:
             # The range did not parse: the tab is missing or named in another case. One
             # metadata read tells which (and says which tabs there are).
             body = self._get_grid(self._find_tab())
-        snapshot = self._snapshot(body)
+        snapshot = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
         self.worksheet = snapshot.worksheet
         self.details["spreadsheet_title"] = str(body.get("properties", {}).get("title", ""))[:200]
         return snapshot
@@ -381,45 +348,6 @@ class GoogleSheetsConnector:
                 f"The spreadsheet has no tab named {self.worksheet!r} (tabs: {', '.join(titles)[:200]})."
             )
         return title
-
-    def _snapshot(self, body: dict[str, Any]) -> SheetSnapshot:
-        """A SheetSnapshot from a Spreadsheet resource holding one sheet's grid data."""
-        sheets = body.get("updatedSpreadsheet", body).get("sheets") or []
-        if not sheets or not isinstance(sheets[0], dict):
-            raise ConnectorError("Google Sheets answered without the sheet's data.")
-        sheet = sheets[0]
-        props = sheet.get("properties") or {}
-        grid = props.get("gridProperties") or {}
-        data = (sheet.get("data") or [{}])[0] or {}
-        start_row, start_col = int(data.get("startRow", 0) or 0), int(data.get("startColumn", 0) or 0)
-        rows: list[list[str]] = []
-        for entry in data.get("rowData") or []:
-            cells = [cell_text((v or {}).get("formattedValue")) for v in (entry or {}).get("values") or []]
-            while cells and cells[-1] == "":
-                cells.pop()
-            rows.append(cells)
-        while rows and not rows[-1]:
-            rows.pop()
-        tags: dict[int, list[RowTag]] = {}
-        for offset, entry in enumerate(data.get("rowMetadata") or []):
-            found = [
-                RowTag(metadata_id=int(m["metadataId"]), value=str(m.get("metadataValue", "")))
-                for m in (entry or {}).get("developerMetadata") or []
-                if isinstance(m, dict) and m.get("metadataKey") == LEAD_TAG and "metadataId" in m
-            ]
-            if found:
-                tags[start_row + offset + 1] = found
-        return SheetSnapshot(
-            spreadsheet_id=self.spreadsheet_id,
-            worksheet=str(props.get("title", self.worksheet)),
-            rows=rows,
-            first_row=start_row + 1,
-            first_col=start_col,
-            sheet_id=int(props.get("sheetId", 0) or 0),
-            row_count=int(grid.get("rowCount", 0) or 0),
-            column_count=int(grid.get("columnCount", 0) or 0),
-            tags=tags,
-        )
 
     def write(
         self,
@@ -448,61 +376,7 @@ class GoogleSheetsConnector:
         result = WriteResult()
         before = self.requests_made
         current = snapshot
-        plan = _tag_plan(snapshot, key_col=key_col, keys=keys)
-        requests_: list[dict[str, Any]] = [
-            {"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {"metadataId": mid}}}}
-            for mid in plan.stale
-        ]
-        sheet_id = snapshot.sheet_id
-        widest = max([c.col for c in header] + [len(line) - 1 for _, line in appends] + [0])
-        if snapshot.column_count and widest >= snapshot.column_count:
-            requests_.append(
-                {
-                    "appendDimension": {
-                        "sheetId": sheet_id,
-                        "dimension": "COLUMNS",
-                        "length": widest + 1 - snapshot.column_count,
-                    }
-                }
-            )
-        for cell in header:
-            requests_.append(
-                {
-                    "updateCells": {
-                        "start": {"sheetId": sheet_id, "rowIndex": cell.row - 1, "columnIndex": cell.col},
-                        "rows": [{"values": [_cell_data(cell.value)]}],
-                        "fields": "userEnteredValue",
-                    }
-                }
-            )
-        requests_ += [_tag_request(sheet_id, row, key) for row, key in plan.untagged]
-        if appends:
-            # Inserted after the last row of the table as read: wherever that is now, the rows
-            # are new, so nothing is overwritten, and they are tagged in the same request.
-            at = max(snapshot.end_row, 1)
-            requests_.append(
-                {
-                    "insertDimension": {
-                        "range": {
-                            "sheetId": sheet_id,
-                            "dimension": "ROWS",
-                            "startIndex": at,
-                            "endIndex": at + len(appends),
-                        },
-                        "inheritFromBefore": True,
-                    }
-                }
-            )
-            requests_.append(
-                {
-                    "updateCells": {
-                        "start": {"sheetId": sheet_id, "rowIndex": at, "columnIndex": 0},
-                        "rows": [{"values": [_cell_data(v) for v in line]} for _, line in appends],
-                        "fields": "userEnteredValue",
-                    }
-                }
-            )
-            requests_ += [_tag_request(sheet_id, at + 1 + n, key) for n, (key, _) in enumerate(appends)]
+        requests_, tagged = structural_requests(snapshot, key_col=key_col, keys=keys, header=header, appends=appends)
         if requests_:
             http = self.client().http_client
             body = http.request(
@@ -517,11 +391,11 @@ class GoogleSheetsConnector:
                 },
             ).json()
             result.appended = len(appends)
-            result.tagged = len(plan.untagged) + len(appends)
+            result.tagged = tagged
             result.cells += len(header) + sum(len(line) for _, line in appends)
             result.written |= {key for key, _ in appends}
-            current = self._snapshot(body)
-        writable = _verified(current, key_col=key_col)
+            current = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
+        writable = verified(current, key_col=key_col)
         data = []
         for row in rows:
             if writable.get(row.key) is None:
@@ -534,7 +408,7 @@ class GoogleSheetsConnector:
             values: list[str | None] = [None] * (max(row.cells) + 1)
             for col, value in row.cells.items():
                 values[col] = value
-            data.append({"dataFilter": _lookup(row.key), "majorDimension": "ROWS", "values": [values]})
+            data.append({"dataFilter": lookup(row.key), "majorDimension": "ROWS", "values": [values]})
         if data:
             http = self.client().http_client
             answer = http.request(
@@ -544,9 +418,9 @@ class GoogleSheetsConnector:
             ).json()
             landed: set[str] = set()
             for response in answer.get("responses") or []:
-                lookup = ((response or {}).get("dataFilter") or {}).get("developerMetadataLookup") or {}
+                matched = ((response or {}).get("dataFilter") or {}).get("developerMetadataLookup") or {}
                 if response.get("updatedRange") and int(response.get("updatedCells", 0) or 0) > 0:
-                    landed.add(str(lookup.get("metadataValue", "")))
+                    landed.add(str(matched.get("metadataValue", "")))
                     result.cells += int(response.get("updatedCells", 0) or 0)
             for item in data:
                 key = item["dataFilter"]["developerMetadataLookup"]["metadataValue"]
@@ -566,85 +440,3 @@ class GoogleSheetsConnector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def cell_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return storable(value) if value is not None else ""
-
-
-# --- tags: which rows carry which lead's developer metadata -------------------------------------
-@dataclass
-class _TagPlan:
-    stale: list[int]  # metadata ids to delete (on a row whose key is not their value, or doubled)
-    untagged: list[tuple[int, str]]  # (sheet row, key) of rows in `keys` without their tag
-
-
-def _tag_plan(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> _TagPlan:
-    """A row keeps one tag whose value is its key; every other tag goes, and each row in `keys`
-    without a tag gets one."""
-    plan = _TagPlan(stale=[], untagged=[])
-    kept: set[int] = set()
-    for row, tags in snapshot.tags.items():
-        key = snapshot.cell(row, key_col)
-        for tag in tags:
-            if tag.value == key and key and row not in kept:
-                kept.add(row)
-            else:
-                plan.stale.append(tag.metadata_id)
-    first = snapshot.first_row
-    for offset in range(len(snapshot.rows)):
-        row = first + offset
-        key = snapshot.cell(row, key_col)
-        if key in keys and row not in kept:
-            plan.untagged.append((row, key))
-    return plan
-
-
-def tags_pending(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> bool:
-    """True when some row of `keys` lacks its tag or a stale tag is left: a write is due even
-    if no value changed, so that the next write can address every row by its tag."""
-    plan = _tag_plan(snapshot, key_col=key_col, keys=keys)
-    return bool(plan.stale or plan.untagged)
-
-
-def _verified(snapshot: SheetSnapshot, *, key_col: int) -> dict[str, int | None]:
-    """For each tag value in `snapshot`: the sheet row it addresses when exactly one row carries
-    it and that row holds the key, else None (a write by that tag could reach the wrong row)."""
-    rows: dict[str, list[int]] = {}
-    for row, tags in snapshot.tags.items():
-        for tag in tags:
-            rows.setdefault(tag.value, []).append(row)
-    return {
-        key: found[0] if len(found) == 1 and snapshot.cell(found[0], key_col) == key else None
-        for key, found in rows.items()
-    }
-
-
-def _lookup(key: str) -> dict[str, Any]:
-    """The DataFilter that selects the row tagged with `key`."""
-    return {"developerMetadataLookup": {"metadataKey": LEAD_TAG, "metadataValue": key, "locationType": "ROW"}}
-
-
-def _tag_request(sheet_id: int, row: int, key: str) -> dict[str, Any]:
-    """createDeveloperMetadata for sheet row `row` (1-based): a ROWS dimensionRange of one row."""
-    return {
-        "createDeveloperMetadata": {
-            "developerMetadata": {
-                "metadataKey": LEAD_TAG,
-                "metadataValue": key,
-                "location": {
-                    "dimensionRange": {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": row - 1, "endIndex": row}
-                },
-                "visibility": "DOCUMENT",
-            }
-        }
-    }
-
-
-def _cell_data(value: str) -> dict[str, Any]:
-    """A CellData holding `value` as text (as RAW input would: a leading "=" stays text)."""
-    return {"userEnteredValue": {"stringValue": value}} if value != "" else {}
