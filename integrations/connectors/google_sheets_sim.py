@@ -146,6 +146,7 @@ class SheetsSimulator:
         self.extra_columns: dict[str, int] = {}
         ids = [m["metadataId"] for rows in self.sheets.values() for row in rows for m in row_metadata(row)]
         self.next_metadata_id = max(ids, default=0) + 1
+        self._taken_ids: set[int] = set(ids)
 
     @property
     def worksheets(self) -> list[str]:
@@ -353,6 +354,7 @@ class SheetsSimulator:
         if not isinstance(requests_, list) or not requests_:
             return _api_error(400, "Must specify at least one request.", "INVALID_ARGUMENT")
         saved = (copy.deepcopy(self.sheets), dict(self.extra_columns), self.next_metadata_id)
+        self._taken_ids = {m["metadataId"] for _, _, m in self._all_metadata()}
         replies = []
         for index, request in enumerate(requests_):
             kind = next(iter(request), "") if isinstance(request, dict) and len(request) == 1 else ""
@@ -400,7 +402,7 @@ class SheetsSimulator:
             raise Invalid("The dimension range must be exactly one row.")
         if start >= self._row_count(sheet):
             raise Invalid(f"Row {start} is beyond the grid.")
-        taken = {m["metadataId"] for rows in self.sheets.values() for row in rows for m in row_metadata(row)}
+        taken = self._taken_ids
         if "metadataId" in meta:
             if int(meta["metadataId"]) <= 0 or meta["metadataId"] in taken:
                 raise Invalid(f"Invalid or duplicate metadataId {meta['metadataId']}.")
@@ -409,28 +411,42 @@ class SheetsSimulator:
                 self.next_metadata_id += 1
             meta["metadataId"] = self.next_metadata_id
             self.next_metadata_id += 1
+        taken.add(meta["metadataId"])
         grid_row(self.sheets[sheet], start).metadata.append(meta)
         sheet_id = list(self.sheets).index(sheet)
         return {"createDeveloperMetadata": {"developerMetadata": self._located(meta, sheet_id, start)}}
 
-    def _matching(self, lookup: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
-        """(sheet, row index, entry) of every metadata entry matching all fields of `lookup`."""
+    def _all_metadata(self) -> list[tuple[str, int, dict[str, Any]]]:
+        return [
+            (sheet, index, meta)
+            for sheet, rows in self.sheets.items()
+            for index, row in enumerate(rows)
+            for meta in row_metadata(row)
+        ]
+
+    def _matching(
+        self, lookup: dict[str, Any], by_value: dict[str, list[tuple[str, int, dict[str, Any]]]] | None = None
+    ) -> list[tuple[str, int, dict[str, Any]]]:
+        """(sheet, row index, entry) of every metadata entry matching all fields of `lookup`
+        (`by_value`: the entries indexed by metadataValue, for many lookups in one request)."""
         if not isinstance(lookup, dict) or not lookup:
             raise Invalid("A developerMetadataLookup needs at least one field.")
         if "metadataLocation" in lookup or "locationMatchingStrategy" in lookup:
             raise Invalid("Location lookups are not simulated.")
-        found = []
-        for sheet, rows in self.sheets.items():
-            for index, row in enumerate(rows):
-                for meta in row_metadata(row):
-                    if lookup.get("locationType", "ROW") != "ROW":
-                        continue
-                    if all(
-                        name not in lookup or lookup[name] == meta.get(name)
-                        for name in ("metadataId", "metadataKey", "metadataValue", "visibility")
-                    ):
-                        found.append((sheet, index, meta))
-        return found
+        if lookup.get("locationType", "ROW") != "ROW":
+            return []
+        if by_value is not None and "metadataValue" in lookup:
+            candidates = by_value.get(lookup["metadataValue"], [])
+        else:
+            candidates = self._all_metadata()
+        return [
+            (sheet, index, meta)
+            for sheet, index, meta in candidates
+            if all(
+                name not in lookup or lookup[name] == meta.get(name)
+                for name in ("metadataId", "metadataKey", "metadataValue", "visibility")
+            )
+        ]
 
     def _req_deleteDeveloperMetadata(self, body: dict[str, Any]) -> dict[str, Any]:
         data_filter = body["dataFilter"]
@@ -515,12 +531,15 @@ class SheetsSimulator:
         return {}
 
     # --- spreadsheets.values.batchUpdateByDataFilter ---------------------------------------
-    def _filter_ranges(self, data_filter: Any) -> list[tuple[str, int, int]]:
+    def _filter_ranges(
+        self, data_filter: Any, by_value: dict[str, list[tuple[str, int, dict[str, Any]]]]
+    ) -> list[tuple[str, int, int]]:
         """(sheet, 1-based row, 0-based column) of the top-left cell of each matched range."""
         if not isinstance(data_filter, dict) or len(data_filter) != 1:
             raise Invalid("A DataFilter needs exactly one of developerMetadataLookup, a1Range, gridRange.")
         if "developerMetadataLookup" in data_filter:
-            return [(sheet, index + 1, 0) for sheet, index, _ in self._matching(data_filter["developerMetadataLookup"])]
+            found = self._matching(data_filter["developerMetadataLookup"], by_value)
+            return [(sheet, index + 1, 0) for sheet, index, _ in found]
         if "a1Range" in data_filter:
             try:
                 title, r1, c1, _, _ = parse_a1(str(data_filter["a1Range"]))
@@ -540,12 +559,15 @@ class SheetsSimulator:
         if payload.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
             return _api_error(400, "Invalid valueInputOption.", "INVALID_ARGUMENT")
         planned = []
+        by_value: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+        for entry in self._all_metadata():
+            by_value.setdefault(str(entry[2].get("metadataValue")), []).append(entry)
         try:
             for item in payload.get("data") or []:
                 if item.get("majorDimension", "ROWS") != "ROWS":
                     raise Invalid("Only majorDimension ROWS is simulated.")
                 values = item.get("values") or []
-                for sheet, r1, c1 in self._filter_ranges(item.get("dataFilter")):
+                for sheet, r1, c1 in self._filter_ranges(item.get("dataFilter"), by_value):
                     planned.append((sheet, r1, c1, values, item["dataFilter"]))
         except Invalid as exc:
             return _api_error(400, str(exc), "INVALID_ARGUMENT")
