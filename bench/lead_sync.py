@@ -15,7 +15,8 @@ database `tracker_leads_bench` is dropped, created and migrated with production 
 
 Targets: every run makes ≤ 3 requests (the read included: cells and row tags in one read, one
 structural batchUpdate when rows are appended or tagged, one write by row tag); the no-change
-run writes nothing. A naive design makes one call per changed row (2 × --changed here). Exit status: 0 every target met, 1 a target missed, 2 the bench could not run.
+run writes nothing. A naive design makes one call per changed row (2 × --changed here).
+Exit status: 0 every target met, 1 a target missed, 2 the bench could not run.
 """
 
 from __future__ import annotations

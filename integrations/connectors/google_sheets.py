@@ -56,6 +56,7 @@ from integrations.connectors.google_sheets_rows import (
     WriteResult,
     cell_text,
     lookup,
+    rows_to_tag,
     snapshot_from,
     structural_requests,
     tags_pending,
@@ -64,7 +65,17 @@ from integrations.connectors.google_sheets_rows import (
 from integrations.http import RetryPolicy, backoff_delay, parse_retry_after
 
 # Re-exported: callers import the data types from the connector module.
-__all__ = ["LEAD_TAG", "CellWrite", "RowTag", "RowWrite", "SheetSnapshot", "WriteResult", "cell_text", "tags_pending"]
+__all__ = [
+    "LEAD_TAG",
+    "CellWrite",
+    "RowTag",
+    "RowWrite",
+    "SheetSnapshot",
+    "WriteResult",
+    "cell_text",
+    "rows_to_tag",
+    "tags_pending",
+]
 
 if TYPE_CHECKING:
     from integrations.connectors.google_sheets_sim import SheetsSimulator

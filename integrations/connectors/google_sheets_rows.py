@@ -229,6 +229,11 @@ def tag_plan(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> TagPla
     return plan
 
 
+def rows_to_tag(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> int:
+    """How many rows of `keys` have no tag yet (a dry run shows it)."""
+    return len(tag_plan(snapshot, key_col=key_col, keys=keys).untagged)
+
+
 def tags_pending(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> bool:
     """True when some row of `keys` lacks its tag or a stale tag is left: a write is due even
     if no value changed, so that the next write can address every row by its tag."""

@@ -204,4 +204,5 @@ def test_dry_run_reads_once_and_writes_no_tags(sheet):
     plan = lead_sheet_preview(initial=True)
 
     assert len(plan.items) == 3 and len(sheet.requests) == 1
+    assert plan.summary()["rows_to_tag"] == 3
     assert sheet.tags() == {} and sheet.writes == 0
