@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -405,15 +406,23 @@ class GoogleSheetsConnector:
             result.tagged = tagged
             result.cells += len(header) + sum(len(line) for _, line in appends)
             result.written |= {key for key, _ in appends}
-            current = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
+            if "updatedSpreadsheet" in body:
+                current = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
+            else:
+                # No sheet in the answer: only tags that were on their rows at the read are
+                # trusted (they moved with their rows); rows tagged just now wait a run.
+                current = _without_new_tags(snapshot, key_col=key_col)
         writable = verified(current, key_col=key_col)
         data = []
         for row in rows:
             if writable.get(row.key) is None:
+                present = any(current.cell(current.first_row + i, key_col) == row.key for i in range(len(current.rows)))
                 result.missed[row.key] = (
-                    "its row is no longer in the sheet"
-                    if row.key not in writable
+                    "its row was tagged in this run and is written once the tag is checked, on the next run"
+                    if present and row.key not in writable
                     else "its row moved while it was being tagged (written on the next run)"
+                    if present
+                    else "its row is no longer in the sheet"
                 )
                 continue
             values: list[str | None] = [None] * (max(row.cells) + 1)
@@ -451,3 +460,9 @@ class GoogleSheetsConnector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _without_new_tags(snapshot: SheetSnapshot, *, key_col: int) -> SheetSnapshot:
+    """`snapshot` keeping only the tags that sat on the row holding their key."""
+    kept = {row: [t for t in tags if t.value == snapshot.cell(row, key_col)][:1] for row, tags in snapshot.tags.items()}
+    return replace(snapshot, tags={row: tags for row, tags in kept.items() if tags})

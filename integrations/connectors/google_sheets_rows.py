@@ -86,10 +86,15 @@ class WriteResult:
 def snapshot_from(body: dict[str, Any], *, spreadsheet_id: str, worksheet: str) -> SheetSnapshot:
     """A SheetSnapshot from a Spreadsheet resource (or a batchUpdate answer with its
     `updatedSpreadsheet`) holding one sheet's grid data. Raises ConnectorError."""
-    sheets = body.get("updatedSpreadsheet", body).get("sheets") or []
-    if not sheets or not isinstance(sheets[0], dict):
+    sheets = [s for s in body.get("updatedSpreadsheet", body).get("sheets") or [] if isinstance(s, dict)]
+    if not sheets:
         raise ConnectorError("Google Sheets answered without the sheet's data.")
-    sheet = sheets[0]
+    titles = [str((s.get("properties") or {}).get("title", "")) for s in sheets]
+    # The range limits the answer to one sheet; should more come back, take the one named.
+    index = next((i for i, t in enumerate(titles) if t == worksheet), None)
+    if index is None:
+        index = next((i for i, t in enumerate(titles) if t.casefold() == worksheet.casefold()), 0)
+    sheet = sheets[index]
     props = sheet.get("properties") or {}
     grid = props.get("gridProperties") or {}
     data = (sheet.get("data") or [{}])[0] or {}

@@ -184,6 +184,26 @@ def test_a_tag_that_landed_on_the_wrong_row_is_not_written_through(fake):
     assert sorted(m["metadataValue"] for _, m in simulator.metadata()) == ["lead-1", "lead-2"]
 
 
+def test_without_the_sheet_in_the_batch_update_answer_new_tags_wait_a_run(fake, monkeypatch):
+    simulator, _ = fake
+    structural = simulator._structural
+
+    def answer_without_sheet(payload, mask):
+        status, headers, body = structural(payload, mask)
+        body.pop("updatedSpreadsheet", None)
+        return status, headers, body
+
+    monkeypatch.setattr(simulator, "_structural", answer_without_sheet)
+    conn = connector()
+    snapshot = conn.read()  # no tags yet
+
+    result = write(conn, snapshot, rows=[RowWrite("lead-1", {3: "t-1"})], appends=[("lead-3", ["lead-3", "X"])])
+
+    assert result.written == {"lead-3"} and "tagged" in result.missed["lead-1"]
+    assert simulator.rows("Leads")[1] == ["lead-1", "Ada", "NEW"]  # not written by a tag not yet checked
+    assert write(conn, conn.read(), rows=[RowWrite("lead-1", {3: "t-1"})]).written == {"lead-1"}
+
+
 def test_nothing_to_write_makes_no_request(fake):
     simulator, _ = fake
     conn = connector()
