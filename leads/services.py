@@ -90,7 +90,8 @@ def lead_sheet_sync(
     """One two-way sync of the lead sheet; returns its run.
 
     Never raises for a platform failure: the run is `failed` with the reason (a write that
-    failed is redone by the next run) or `partial` (bad rows, skipped one by one). When
+    failed is redone by the next run) or `partial` (bad rows, skipped one by one, or leads
+    whose row was deleted between the read and the write, each reported). When
     another run is in progress, returns that run with `skip_reason` set."""
     actor = actor or Actor.system_job(SYNC_ACTOR, origin=ORIGIN_SYNC)
     conn = connector or GoogleSheetsConnector()
@@ -157,9 +158,9 @@ def _sync(
         except ConnectorError as exc:
             exc.args = (f"Writing to the sheet failed: {exc.args[0]} — the next run writes it again.",)
             raise
-        applier.confirm_written()
+        applier.confirm_written(result)
         log.add(created=result.appended)
-        details.update(sheet_cells_written=result.cells, rows_appended=result.appended)
+        details.update(sheet_cells_written=result.cells, rows_appended=result.appended, rows_tagged=result.tagged)
     except SheetLayoutError as exc:
         error = str(exc)
     except AuthError as exc:

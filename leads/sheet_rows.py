@@ -50,6 +50,8 @@ class ParsedSheet:
     # Every id present in the sheet, bad rows included: a bad row is not a deleted one.
     seen_ids: set[str] = field(default_factory=set)
     data_rows: int = 0
+    # The read this was parsed from: the write addresses rows through its tags.
+    snapshot: SheetSnapshot | None = None
 
     @property
     def task_id_col(self) -> int:
@@ -94,6 +96,7 @@ def parse_sheet(snapshot: SheetSnapshot) -> ParsedSheet:
         columns=columns,
         header_row=snapshot.first_row + header_index,
         next_free_col=snapshot.first_col + len(header),
+        snapshot=snapshot,
     )
 
     def cell(line: list[str], name: str) -> str:

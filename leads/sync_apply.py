@@ -4,9 +4,12 @@ redone by the next run:
 1. Tracker (one transaction): new leads and tasks, values that came from the sheet, task moves,
    removals, held conflicts. Each lead is re-read under lock first; a lead edited since it
    was planned is left for the next run. Baselines move only for what the sheet already says.
-2. The sheet: every changed cell in one values:batchUpdate, new rows in one values:append.
+2. The sheet: new rows, the tags of rows added by hand and a missing header in one structural
+   batchUpdate, then every changed cell in one values:batchUpdateByDataFilter that finds each
+   lead's row by its developer metadata tag, wherever a person has moved it since the read.
 3. Tracker again (only after the sheet accepted the write): the baselines of what was
-   written, so that reading it back next time is not taken for a change.
+   written, so that reading it back next time is not taken for a change. A lead whose row
+   could not be reached (deleted meanwhile) keeps its baseline and is reported on the run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AuditEvent
-from integrations.connectors.google_sheets import CellWrite, GoogleSheetsConnector, WriteResult
+from integrations.connectors.google_sheets import (
+    CellWrite,
+    GoogleSheetsConnector,
+    RowWrite,
+    WriteResult,
+    tags_pending,
+)
 from integrations.services import SyncRunLog
 from leads.models import Lead, LeadConflict
 from leads.selectors import lead_states_for_sync
@@ -288,36 +297,59 @@ class PlanApplier:
             )
 
     # --- step 2 --------------------------------------------------------------------------
-    def sheet_writes(self) -> tuple[list[CellWrite], list[list[str]]]:
+    def sheet_writes(self) -> tuple[list[CellWrite], list[RowWrite], list[tuple[str, list[str]]]]:
+        """(header cells, cells of existing rows by lead id, whole new rows by lead id)."""
         parsed = self.plan.parsed
         columns = {**parsed.columns, "task_id": parsed.task_id_col}
-        cells = [CellWrite(row=parsed.header_row, col=col, value=text) for col, text in self.plan.header_writes.items()]
-        appends: list[list[str]] = []
+        header = [
+            CellWrite(row=parsed.header_row, col=col, value=text) for col, text in self.plan.header_writes.items()
+        ]
+        rows: list[RowWrite] = []
+        appends: list[tuple[str, list[str]]] = []
         width = max(columns.values()) + 1
         for item in self.applied:
-            if item.row is not None:
-                for name, value in item.sheet.items():
-                    cells.append(CellWrite(row=item.row.row, col=columns[name], value=value))
+            if item.row is not None and item.sheet:
+                rows.append(RowWrite(key=item.sheet_id, cells={columns[n]: v for n, v in item.sheet.items()}))
             if item.append is not None:
                 line = [""] * width
                 for name, value in item.append.items():
                     line[columns[name]] = value
                 while line and line[-1] == "":
                     line.pop()
-                appends.append(line)
-        return cells, appends
+                appends.append((item.sheet_id, line))
+        return header, rows, appends
 
     def write_sheet(self, connector: GoogleSheetsConnector) -> WriteResult:
-        """Raises ConnectorError; then no baseline moves (step 3 does not run)."""
-        cells, appends = self.sheet_writes()
-        if not cells and not appends:
+        """Raises ConnectorError; then no baseline moves (step 3 does not run). Rows without a
+        tag yet are tagged even when nothing else is written, so the next write is safe."""
+        parsed = self.plan.parsed
+        header, rows, appends = self.sheet_writes()
+        snapshot = parsed.snapshot
+        keys = set(parsed.rows)
+        key_col = parsed.columns["id"]
+        untagged = snapshot is not None and tags_pending(snapshot, key_col=key_col, keys=keys)
+        if snapshot is None or not (header or rows or appends or untagged):
             return WriteResult()
-        return connector.write(cells=cells, appends=appends)
+        return connector.write(snapshot=snapshot, key_col=key_col, keys=keys, header=header, rows=rows, appends=appends)
 
     # --- step 3 --------------------------------------------------------------------------
     @transaction.atomic
-    def confirm_written(self) -> None:
-        written = {i.sheet_id: i for i in self.applied if i.baseline_after_write}
+    def confirm_written(self, result: WriteResult) -> None:
+        """Move the baselines of what landed; report each lead whose write did not (its
+        baseline stays, so the next run plans it again)."""
+        written: dict[str, LeadPlan] = {}
+        for item in self.applied:
+            if not item.baseline_after_write:
+                continue
+            if item.sheet_id in result.written:
+                written[item.sheet_id] = item
+            else:
+                why = result.missed.get(item.sheet_id, "the write did not reach its row")
+                self.log.error(
+                    message=f"{item.sheet_id}: not written to the sheet: {why}; nothing was written elsewhere.",
+                    external_id=item.sheet_id,
+                    detail={"fields": sorted(item.sheet), "reason": why},
+                )
         if not written:
             return
         now = timezone.now()

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.connectors.google_sheets import rows_to_tag
 from leads.models import LEAD_TO_TASK, SYNCED_FIELDS, TASK_TO_LEAD, Lead
 from leads.sheet_rows import ParsedSheet, RowError, SheetRow
 from tasks.models import Task
@@ -157,6 +158,14 @@ class Plan:
         return len(self.header_writes) + sum(len(i.sheet) for i in self.items)
 
     @property
+    def rows_to_tag(self) -> int:
+        """Rows in the sheet that get their lead's tag (rows typed in by hand, or never synced)."""
+        parsed = self.parsed
+        if parsed.snapshot is None:
+            return 0
+        return rows_to_tag(parsed.snapshot, key_col=parsed.columns["id"], keys=set(parsed.rows))
+
+    @property
     def appends(self) -> int:
         return sum(1 for i in self.items if i.append is not None)
 
@@ -169,6 +178,7 @@ class Plan:
             "tracker_changes": sum(1 for i in items for c in i.changes if c.side == "tracker"),
             "sheet_cells": self.sheet_cells,
             "rows_to_append": self.appends,
+            "rows_to_tag": self.rows_to_tag,
             "removed": sum(1 for i in items if i.kind == "removed"),
             "conflicts": sum(len(i.conflicts) for i in items),
             "held_for_review": sum(1 for i in items for c in i.conflicts if c["kept"] == "held"),

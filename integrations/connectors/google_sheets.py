@@ -1,9 +1,24 @@
-"""Google Sheets, through gspread 6: read one worksheet whole, write changed cells back in one
-`values:batchUpdate`, add rows with one `values:append`.
+"""Google Sheets, through gspread 6: read one worksheet whole with the developer metadata of its
+rows, and write back by row tag, so a value reaches its lead's row wherever a person has moved it.
 
-Calls (Sheets API v4): `GET /v4/spreadsheets/ID?includeGridData=false` (metadata: does the tab
-exist), `GET /v4/spreadsheets/ID/values/'Leads'`, `POST .../values:batchUpdate`,
-`POST .../values/'Leads'!A1:append`. A run makes at most four requests, whatever the size.
+Each lead's row carries a row-level DeveloperMetadata (key `tracker_lead`, value the lead's id,
+location a ROWS dimensionRange of that one row), which Sheets keeps on the row when the sheet is
+sorted or rows are inserted or deleted, and deletes with the row. Calls (Sheets API v4), at most
+three per run whatever the size:
+
+1. `GET /v4/spreadsheets/ID?ranges='Leads'&fields=sheets(properties(...),data(rowData.values.
+   formattedValue,rowMetadata.developerMetadata(...)))`: cells and tags in one read. (A range
+   that does not parse, a missing tab or one named in another case, costs one metadata read to
+   say which tabs there are.)
+2. `POST /v4/spreadsheets/ID:batchUpdate`, only when structure changes, atomically: stale tags
+   deleted, rows added by hand tagged (createDeveloperMetadata), a missing header cell, and new
+   leads inserted at the end of the table (insertDimension + updateCells + their tags). The
+   answer includes the sheet as it now is (`includeSpreadsheetInResponse`), which shows whether
+   each tag put on by row number landed on the row holding its id.
+3. `POST /v4/spreadsheets/ID/values:batchUpdateByDataFilter`: every changed cell, each row
+   addressed by a DataFilter with a developerMetadataLookup on its tag. A filter that matches
+   nothing (the row was deleted meanwhile) writes nothing and is reported per lead.
+
 Rate limits: 429 (and 403 rateLimitExceeded) back off and retry, honouring Retry-After.
 
 Settings: GOOGLE_SHEET_ID (unset: demo mode, a simulated sheet), GOOGLE_SHEET_WORKSHEET
@@ -11,8 +26,9 @@ Settings: GOOGLE_SHEET_ID (unset: demo mode, a simulated sheet), GOOGLE_SHEET_WO
 URLs are rewritten onto it, so a sandbox or a local fake can stand in), and credentials from
 GOOGLE_ACCESS_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE.
 
-The simulator (google_sheets_sim) answers the same four calls in the API's JSON shapes; demo mode
-plugs it into gspread's requests session, and the tests serve it over HTTP.
+The simulator (google_sheets_sim) answers the same calls in the API's JSON shapes, with the
+metadata moving with its rows; demo mode plugs it into gspread's requests session, and the
+tests serve it over HTTP.
 """
 
 from __future__ import annotations
@@ -20,7 +36,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -29,10 +45,38 @@ from django.conf import settings
 from gspread import Client
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
-from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEETS_API_V4_BASE_URL
 
 from integrations.connectors.base import AuthError, ConnectorError, RateLimitError, Sleep, storable
+from integrations.connectors.google_sheets_rows import (
+    LEAD_TAG,
+    CellWrite,
+    RowTag,
+    RowWrite,
+    SheetSnapshot,
+    WriteResult,
+    cell_text,
+    lookup,
+    rows_to_tag,
+    snapshot_from,
+    structural_requests,
+    tags_pending,
+    verified,
+)
 from integrations.http import RetryPolicy, backoff_delay, parse_retry_after
+
+# Re-exported: callers import the data types from the connector module.
+__all__ = [
+    "LEAD_TAG",
+    "CellWrite",
+    "RowTag",
+    "RowWrite",
+    "SheetSnapshot",
+    "WriteResult",
+    "cell_text",
+    "rows_to_tag",
+    "tags_pending",
+]
 
 if TYPE_CHECKING:
     from integrations.connectors.google_sheets_sim import SheetsSimulator
@@ -43,6 +87,14 @@ DEFAULT_WORKSHEET = "Leads"
 DEMO_SPREADSHEET_ID = "demo-leads-sheet"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 V4_PREFIX = SPREADSHEETS_API_V4_BASE_URL[len(GOOGLE_BASE_URL) :]  # "/v4/spreadsheets"
+SPREADSHEET_VALUES_BY_FILTER_URL = SPREADSHEETS_API_V4_BASE_URL + "/%s/values:batchUpdateByDataFilter"
+_GRID_FIELDS = (
+    "properties(sheetId,title,gridProperties(rowCount,columnCount)),"
+    "data(startRow,startColumn,rowData.values.formattedValue,"
+    "rowMetadata.developerMetadata(metadataId,metadataKey,metadataValue))"
+)
+READ_FIELDS = f"spreadsheetId,properties.title,sheets({_GRID_FIELDS})"
+BATCH_UPDATE_FIELDS = f"spreadsheetId,updatedSpreadsheet.sheets({_GRID_FIELDS})"
 
 
 # --- A1 notation ---------------------------------------------------------------------------------
@@ -104,33 +156,6 @@ def parse_a1(text: str) -> tuple[str | None, int, int, int | None, int | None]:
     return title, r1, c1, r2, c2
 
 
-# --- what the connector hands over ---------------------------------------------------------------
-@dataclass
-class SheetSnapshot:
-    """One read of a worksheet: `rows[i]` is sheet row `first_row + i`, each a list of strings
-    starting at column `first_col` (trailing empty cells trimmed, as the API sends them)."""
-
-    spreadsheet_id: str
-    worksheet: str
-    rows: list[list[str]]
-    first_row: int = 1
-    first_col: int = 0
-
-
-@dataclass(frozen=True)
-class CellWrite:
-    row: int  # 1-based sheet row
-    col: int  # 0-based column
-    value: str
-
-
-@dataclass
-class WriteResult:
-    cells: int = 0
-    appended: int = 0
-    requests: int = 0
-
-
 class _SheetsHTTPClient(HTTPClient):
     """gspread's HTTP client onto our base URL, with our bounded retry (gspread's own
     BackOffHTTPClient calls itself not production ready) and a count of every request."""
@@ -146,9 +171,11 @@ class _SheetsHTTPClient(HTTPClient):
         conn = self.connector
         if endpoint.startswith(GOOGLE_BASE_URL):
             endpoint = conn.base_url + endpoint[len(GOOGLE_BASE_URL) :]
-        # An append that timed out may have landed: never resend it blind (the next run reads
-        # the sheet first and appends only the rows still missing). Everything else is idempotent.
-        idempotent = not endpoint.endswith(":append")
+        # An append or a structural batchUpdate (it inserts rows) that timed out may have
+        # landed: never resend it blind (the next run reads the sheet first and appends only
+        # the rows still missing). Every other call is idempotent.
+        structural = endpoint.endswith(":batchUpdate") and not endpoint.endswith("/values:batchUpdate")
+        idempotent = not (endpoint.endswith(":append") or structural)
         attempt = 0
         while True:
             attempt += 1
@@ -297,12 +324,32 @@ class GoogleSheetsConnector:
 
     # --- reading and writing ---------------------------------------------------------------
     def read(self) -> SheetSnapshot:
-        """The whole worksheet in two requests (metadata, then values). Raises ConnectorError
-        (AuthError, RateLimitError after the retries), or ConnectorError when the tab is missing."""
+        """The whole worksheet, with the developer metadata of its rows, in one request
+        (`spreadsheets.get` with the tab as range and a field mask for cells and row metadata).
+        Raises ConnectorError (AuthError, RateLimitError after the retries), or ConnectorError
+        when the tab is missing."""
+        try:
+            body = self._get_grid(self.worksheet)
+        except ConnectorError as exc:
+            if exc.status_code != 400:
+                raise
+            # The range did not parse: the tab is missing or named in another case. One
+            # metadata read tells which (and says which tabs there are).
+            body = self._get_grid(self._find_tab())
+        snapshot = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
+        self.worksheet = snapshot.worksheet
+        self.details["spreadsheet_title"] = str(body.get("properties", {}).get("title", ""))[:200]
+        return snapshot
+
+    def _get_grid(self, title: str) -> dict[str, Any]:
         http = self.client().http_client
-        meta = http.fetch_sheet_metadata(
-            self.spreadsheet_id,
-            params={"includeGridData": "false", "fields": "spreadsheetId,properties.title,sheets.properties"},
+        return http.fetch_sheet_metadata(
+            self.spreadsheet_id, params={"ranges": quote_title(title), "fields": READ_FIELDS}
+        )
+
+    def _find_tab(self) -> str:
+        meta = self.client().http_client.fetch_sheet_metadata(
+            self.spreadsheet_id, params={"fields": "sheets.properties.title"}
         )
         titles = [str(s.get("properties", {}).get("title", "")) for s in meta.get("sheets") or []]
         title = next((t for t in titles if t == self.worksheet), None) or next(
@@ -312,51 +359,95 @@ class GoogleSheetsConnector:
             raise ConnectorError(
                 f"The spreadsheet has no tab named {self.worksheet!r} (tabs: {', '.join(titles)[:200]})."
             )
-        self.worksheet = title
-        body = http.values_get(
-            self.spreadsheet_id,
-            quote_title(title),
-            params={"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"},
-        )
-        first_row, first_col = 1, 0
-        try:
-            _, first_row, first_col, _, _ = parse_a1(str(body.get("range", "")))
-        except ValueError:
-            pass
-        raw_rows = body.get("values") or []
-        if not isinstance(raw_rows, list):
-            raise ConnectorError("Google Sheets answered without a values list.")
-        rows = [[cell_text(v) for v in row] if isinstance(row, list) else [] for row in raw_rows]
-        self.details["spreadsheet_title"] = str(meta.get("properties", {}).get("title", ""))[:200]
-        return SheetSnapshot(
-            spreadsheet_id=self.spreadsheet_id, worksheet=title, rows=rows, first_row=first_row, first_col=first_col
-        )
+        return title
 
-    def write(self, *, cells: list[CellWrite], appends: list[list[str]]) -> WriteResult:
-        """Every cell in one values:batchUpdate and every new row in one values:append (RAW
-        input, so text that looks like a formula stays text). Returns what was written.
-        Raises ConnectorError; when the update fails, nothing was appended."""
-        http = self.client().http_client
+    def write(
+        self,
+        *,
+        snapshot: SheetSnapshot,
+        key_col: int,
+        keys: set[str],
+        header: list[CellWrite],
+        rows: list[RowWrite],
+        appends: list[tuple[str, list[str]]],
+    ) -> WriteResult:
+        """Write back in at most two requests, so that every value reaches its own row even when
+        a person sorted the sheet, or inserted or deleted rows, since `snapshot` was read:
+
+        1. Structure, in one `spreadsheets:batchUpdate` (atomic), only when needed: stale tags
+           deleted, a LEAD_TAG put on each row in `keys` that has none yet (rows added by hand),
+           the header cells, and the `appends` (rows inserted at the end of the table, filled
+           and tagged in the same request). Its answer carries the sheet as it now is, which
+           shows whether each tag landed on the row holding its key.
+        2. Values, in one `values:batchUpdateByDataFilter`: each RowWrite is addressed by its
+           tag (a developerMetadataLookup), never by row number; RAW input, so text that looks
+           like a formula stays text. A row whose tag matched nothing (the row was deleted
+           meanwhile) or could not be verified is reported in `missed`, not written elsewhere.
+
+        Returns what landed. Raises ConnectorError; when step 1 fails, nothing was written."""
         result = WriteResult()
         before = self.requests_made
-        title = quote_title(self.worksheet)
-        if cells:
-            data = [
-                {"range": f"{title}!{col_letter(c.col)}{c.row}", "majorDimension": "ROWS", "values": [[c.value]]}
-                for c in cells
-            ]
-            body = http.values_batch_update(
-                self.spreadsheet_id, body={"valueInputOption": "RAW", "data": data, "includeValuesInResponse": False}
-            )
-            result.cells = int(body.get("totalUpdatedCells", len(cells)) or 0)
-        if appends:
-            http.values_append(
-                self.spreadsheet_id,
-                f"{title}!A1",
-                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                body={"majorDimension": "ROWS", "values": appends},
-            )
+        current = snapshot
+        requests_, tagged = structural_requests(snapshot, key_col=key_col, keys=keys, header=header, appends=appends)
+        if requests_:
+            http = self.client().http_client
+            body = http.request(
+                "post",
+                SPREADSHEET_BATCH_UPDATE_URL % self.spreadsheet_id,
+                params={"fields": BATCH_UPDATE_FIELDS},
+                json={
+                    "requests": requests_,
+                    "includeSpreadsheetInResponse": True,
+                    "responseRanges": [quote_title(self.worksheet)],
+                    "responseIncludeGridData": True,
+                },
+            ).json()
             result.appended = len(appends)
+            result.tagged = tagged
+            result.cells += len(header) + sum(len(line) for _, line in appends)
+            result.written |= {key for key, _ in appends}
+            if "updatedSpreadsheet" in body:
+                current = snapshot_from(body, spreadsheet_id=self.spreadsheet_id, worksheet=self.worksheet)
+            else:
+                # No sheet in the answer: only tags that were on their rows at the read are
+                # trusted (they moved with their rows); rows tagged just now wait a run.
+                current = _without_new_tags(snapshot, key_col=key_col)
+        writable = verified(current, key_col=key_col)
+        data = []
+        for row in rows:
+            if writable.get(row.key) is None:
+                present = any(current.cell(current.first_row + i, key_col) == row.key for i in range(len(current.rows)))
+                result.missed[row.key] = (
+                    "its row was tagged in this run and is written once the tag is checked, on the next run"
+                    if present and row.key not in writable
+                    else "its row moved while it was being tagged (written on the next run)"
+                    if present
+                    else "its row is no longer in the sheet"
+                )
+                continue
+            values: list[str | None] = [None] * (max(row.cells) + 1)
+            for col, value in row.cells.items():
+                values[col] = value
+            data.append({"dataFilter": lookup(row.key), "majorDimension": "ROWS", "values": [values]})
+        if data:
+            http = self.client().http_client
+            answer = http.request(
+                "post",
+                SPREADSHEET_VALUES_BY_FILTER_URL % self.spreadsheet_id,
+                json={"valueInputOption": "RAW", "data": data, "includeValuesInResponse": False},
+            ).json()
+            landed: set[str] = set()
+            for response in answer.get("responses") or []:
+                matched = ((response or {}).get("dataFilter") or {}).get("developerMetadataLookup") or {}
+                if response.get("updatedRange") and int(response.get("updatedCells", 0) or 0) > 0:
+                    landed.add(str(matched.get("metadataValue", "")))
+                    result.cells += int(response.get("updatedCells", 0) or 0)
+            for item in data:
+                key = item["dataFilter"]["developerMetadataLookup"]["metadataValue"]
+                if key in landed:
+                    result.written.add(key)
+                else:
+                    result.missed[key] = "its row was deleted from the sheet before the write"
         result.requests = self.requests_made - before
         return result
 
@@ -371,9 +462,7 @@ class GoogleSheetsConnector:
         self.close()
 
 
-def cell_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return storable(value) if value is not None else ""
+def _without_new_tags(snapshot: SheetSnapshot, *, key_col: int) -> SheetSnapshot:
+    """`snapshot` keeping only the tags that sat on the row holding their key."""
+    kept = {row: [t for t in tags if t.value == snapshot.cell(row, key_col)][:1] for row, tags in snapshot.tags.items()}
+    return replace(snapshot, tags={row: tags for row, tags in kept.items() if tags})

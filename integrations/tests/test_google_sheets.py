@@ -14,8 +14,8 @@ from werkzeug import Request, Response
 
 from integrations.connectors.base import AuthError, ConnectorError, RateLimitError
 from integrations.connectors.google_sheets import (
-    CellWrite,
     GoogleSheetsConnector,
+    RowWrite,
     col_index,
     col_letter,
     parse_a1,
@@ -45,7 +45,11 @@ def fake(settings: Any, platform_server: HTTPServer) -> Iterator[tuple[SheetsSim
     def handler(request: Request) -> Response:
         seen_headers.append(dict(request.headers))
         status, headers, body = simulator.handle(
-            request.method, request.path, {}, request.get_data() or None, dict(request.headers)
+            request.method,
+            request.path,
+            {k: request.args.getlist(k) for k in request.args},
+            request.get_data() or None,
+            dict(request.headers),
         )
         return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
@@ -78,7 +82,7 @@ def test_a1_notation():
     assert parse_a1("A1:D") == (None, 1, 0, None, 3)
 
 
-def test_live_mode_reads_the_tab_through_gspread_at_the_configured_base_url(fake):
+def test_live_mode_reads_the_tab_and_its_row_tags_in_one_request(fake):
     simulator, headers = fake
     conn = connector()
 
@@ -91,37 +95,127 @@ def test_live_mode_reads_the_tab_through_gspread_at_the_configured_base_url(fake
         ["lead-1", "Ada", "NEW"],
         ["lead-2", "Grace", "CONTACTED", "t-2"],
     ]
-    assert [m for m, _ in simulator.log] == ["GET", "GET"] and conn.requests_made == 2
+    assert snapshot.tags == {} and snapshot.sheet_id == 0
+    assert [m for m, _ in simulator.log] == ["GET"] and conn.requests_made == 1
     assert all(h.get("Authorization") == "Bearer sheet-token" for h in headers)
 
 
-def test_write_sends_every_cell_in_one_batch_update_and_rows_in_one_append(fake):
-    simulator, _ = fake
-    conn = connector()
-    conn.read()
-
-    result = conn.write(
-        cells=[CellWrite(2, 3, "t-1"), CellWrite(3, 2, "QUALIFIED"), CellWrite(2, 1, "=HYPERLINK(1)")],
-        appends=[["lead-3", "Linus", "NEW", "t-3"], ["lead-4", "Ken", "LOST"]],
+def write(conn: GoogleSheetsConnector, snapshot, *, rows=(), appends=(), header=(), keys=None):
+    return conn.write(
+        snapshot=snapshot,
+        key_col=0,
+        keys={"lead-1", "lead-2"} if keys is None else keys,
+        header=list(header),
+        rows=list(rows),
+        appends=list(appends),
     )
 
-    assert (result.cells, result.appended, result.requests) == (3, 2, 2)
-    assert simulator.rows("Leads")[1] == ["lead-1", "=HYPERLINK(1)", "NEW", "t-1"]  # RAW: stays text
-    assert simulator.rows("Leads")[2][2] == "QUALIFIED"
-    assert simulator.rows("Leads")[3:] == [["lead-3", "Linus", "NEW", "t-3"], ["lead-4", "Ken", "LOST"]]
-    assert [p.rsplit("/", 1)[-1] for _, p in simulator.log[2:]] == ["values:batchUpdate", "'Leads'!A1:append"]
+
+def test_write_tags_rows_appends_in_one_batch_update_then_writes_cells_by_tag(fake):
+    simulator, _ = fake
+    conn = connector()
+    snapshot = conn.read()
+
+    result = write(
+        conn,
+        snapshot,
+        rows=[RowWrite("lead-1", {3: "t-1", 1: "=HYPERLINK(1)"}), RowWrite("lead-2", {2: "QUALIFIED"})],
+        appends=[("lead-3", ["lead-3", "Linus", "NEW", "t-3"]), ("lead-4", ["lead-4", "=1+1", "LOST"])],
+    )
+
+    assert (result.appended, result.tagged, result.requests) == (2, 4, 2)
+    assert result.written == {"lead-1", "lead-2", "lead-3", "lead-4"} and result.missed == {}
+    rows = simulator.rows("Leads")
+    assert rows[1] == ["lead-1", "=HYPERLINK(1)", "NEW", "t-1"]  # RAW: stays text
+    assert rows[2][2] == "QUALIFIED"
+    assert [list(r) for r in rows[3:]] == [["lead-3", "Linus", "NEW", "t-3"], ["lead-4", "=1+1", "LOST"]]
+    assert [(row, m["metadataValue"]) for row, m in simulator.metadata()] == [
+        (2, "lead-1"),
+        (3, "lead-2"),
+        (4, "lead-3"),
+        (5, "lead-4"),
+    ]
+    assert [p.rsplit("/", 1)[-1] for _, p in simulator.log[1:]] == [
+        f"{SHEET}:batchUpdate",
+        "values:batchUpdateByDataFilter",
+    ]
+
+
+def test_a_sorted_sheet_still_gets_each_value_in_its_own_row(fake):
+    simulator, _ = fake
+    conn = connector()
+    write(conn, conn.read())  # tags the two rows
+    snapshot = conn.read()
+    simulator.sort_rows("Leads", col=1, reverse=True)  # Grace above Ada, after the read
+    simulator.log.clear()
+
+    result = write(conn, snapshot, rows=[RowWrite("lead-1", {2: "LOST"}), RowWrite("lead-2", {3: "t-22"})])
+
+    assert result.written == {"lead-1", "lead-2"} and result.requests == 1
+    assert simulator.rows("Leads")[1:] == [["lead-2", "Grace", "CONTACTED", "t-22"], ["lead-1", "Ada", "LOST"]]
+
+
+def test_a_row_deleted_since_the_read_is_reported_and_nothing_is_written_elsewhere(fake):
+    simulator, _ = fake
+    conn = connector()
+    write(conn, conn.read())
+    snapshot = conn.read()
+    simulator.delete_row("Leads", 2)  # lead-1's row
+
+    result = write(conn, snapshot, rows=[RowWrite("lead-1", {2: "LOST"}), RowWrite("lead-2", {2: "NEW"})])
+
+    assert result.written == {"lead-2"} and "deleted" in result.missed["lead-1"]
+    assert simulator.rows("Leads") == [["id", "name", "status", "task_id"], ["lead-2", "Grace", "NEW", "t-2"]]
+
+
+def test_a_tag_that_landed_on_the_wrong_row_is_not_written_through(fake):
+    simulator, _ = fake
+    conn = connector()
+    snapshot = conn.read()  # no tags yet
+    simulator.sort_rows("Leads", col=1, reverse=True)  # before the tags are put on by row number
+
+    result = write(conn, snapshot, rows=[RowWrite("lead-1", {3: "t-1"}), RowWrite("lead-2", {3: "t-2b"})])
+
+    assert result.written == set() and set(result.missed) == {"lead-1", "lead-2"}
+    assert [r[3] if len(r) > 3 else "" for r in simulator.rows("Leads")[1:]] == ["t-2", ""]  # untouched
+    again = conn.read()
+    assert write(conn, again, rows=[RowWrite("lead-1", {3: "t-1"})]).written == {"lead-1"}
+    assert simulator.rows("Leads")[2] == ["lead-1", "Ada", "NEW", "t-1"]
+    assert sorted(m["metadataValue"] for _, m in simulator.metadata()) == ["lead-1", "lead-2"]
+
+
+def test_without_the_sheet_in_the_batch_update_answer_new_tags_wait_a_run(fake, monkeypatch):
+    simulator, _ = fake
+    structural = simulator._structural
+
+    def answer_without_sheet(payload, mask):
+        status, headers, body = structural(payload, mask)
+        body.pop("updatedSpreadsheet", None)
+        return status, headers, body
+
+    monkeypatch.setattr(simulator, "_structural", answer_without_sheet)
+    conn = connector()
+    snapshot = conn.read()  # no tags yet
+
+    result = write(conn, snapshot, rows=[RowWrite("lead-1", {3: "t-1"})], appends=[("lead-3", ["lead-3", "X"])])
+
+    assert result.written == {"lead-3"} and "tagged" in result.missed["lead-1"]
+    assert simulator.rows("Leads")[1] == ["lead-1", "Ada", "NEW"]  # not written by a tag not yet checked
+    assert write(conn, conn.read(), rows=[RowWrite("lead-1", {3: "t-1"})]).written == {"lead-1"}
 
 
 def test_nothing_to_write_makes_no_request(fake):
     simulator, _ = fake
     conn = connector()
-    assert conn.write(cells=[], appends=[]).requests == 0 and simulator.log == []
+    snapshot = conn.read()
+    simulator.log.clear()
+    assert write(conn, snapshot, keys=set()).requests == 0 and simulator.log == []
 
 
 def test_429_backs_off_honouring_retry_after_then_succeeds(fake):
     simulator, _ = fake
-    fail(simulator, "GET", "/values/", 429, headers={"Retry-After": "5"})
-    fail(simulator, "GET", "/values/", 429)
+    fail(simulator, "GET", "/v4/", 429, headers={"Retry-After": "5"})
+    fail(simulator, "GET", "/v4/", 429)
     sleeps = Sleeps()
 
     snapshot = connector(sleeps).read()
@@ -180,21 +274,39 @@ def test_an_unknown_spreadsheet_is_not_retried(fake, settings):
     assert sleeps == []
 
 
-def test_a_failed_append_is_not_resent_blind(fake):
+def test_a_failed_structural_update_is_not_resent_blind(fake):
     simulator, _ = fake
-    fail(simulator, "POST", ":append", 503)
+    fail(simulator, "POST", ":batchUpdate", 503)
     conn = connector()
+    snapshot = conn.read()
     with pytest.raises(ConnectorError):
-        conn.write(cells=[], appends=[["lead-9", "X", "NEW"]])
-    assert sum(1 for _, p in simulator.log if p.endswith(":append")) == 1
+        write(conn, snapshot, appends=[("lead-9", ["lead-9", "X", "NEW"])])
+    assert sum(1 for _, p in simulator.log if p.endswith(":batchUpdate")) == 1
+    assert len(simulator.rows("Leads")) == 3  # nothing inserted
 
 
-def test_5xx_on_batch_update_is_retried(fake):
+def test_5xx_on_the_write_by_tag_is_retried(fake):
     simulator, _ = fake
-    fail(simulator, "POST", "values:batchUpdate", 500)
     conn = connector()
-    assert conn.write(cells=[CellWrite(2, 3, "t-1")], appends=[]).cells == 1
-    assert conn.requests_made == 2
+    write(conn, conn.read())
+    snapshot = conn.read()
+    fail(simulator, "POST", "values:batchUpdateByDataFilter", 500)
+    before = conn.requests_made
+    assert write(conn, snapshot, rows=[RowWrite("lead-1", {3: "t-1"})]).written == {"lead-1"}
+    assert conn.requests_made - before == 2
+
+
+def test_a_wrong_batch_update_changes_nothing(fake):
+    simulator, _ = fake
+    conn = connector()
+    http = conn.client().http_client
+    requests_ = [
+        {"insertDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 1, "endIndex": 2}}},
+        {"createDeveloperMetadata": {"developerMetadata": {"metadataKey": "k", "location": {}}}},
+    ]
+    with pytest.raises(ConnectorError, match="HTTP 400"):
+        http.batch_update(SHEET, {"requests": requests_})
+    assert simulator.rows("Leads") == [list(r) for r in ROWS]  # atomic: the insert was undone
 
 
 def test_a_bad_service_account_file_is_an_auth_error(fake, settings):
@@ -221,6 +333,8 @@ def test_demo_mode_answers_in_process_and_keeps_its_state(settings):
     rows = conn.read().rows
     assert conn.demo and len(rows) == 21 and rows[0] == ["id", "name", "email", "status", "source", "task_id"]
 
-    conn.write(cells=[CellWrite(2, 3, "CONTACTED")], appends=[])
+    snapshot = conn.read()
+    write(conn, snapshot, rows=[RowWrite("lead-1", {3: "CONTACTED"})], keys={"lead-1"})
 
-    assert connector().read().rows[1][3] == "CONTACTED"  # a new connector (another process) sees it
+    again = connector().read()  # a new connector (another process) sees the value and the tag
+    assert again.rows[1][3] == "CONTACTED" and [t.value for t in again.tags[2]] == ["lead-1"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -56,7 +56,38 @@ class FakeSheet:
         row[col] = value
 
     def delete_row(self, sheet_id: str) -> None:
-        self.sim.sheets["Leads"] = [r for r in self.rows if not (r and r[self.header().index("id")] == sheet_id)]
+        """A person deletes the lead's row (its developer metadata goes with it)."""
+        col = self.header().index("id")
+        index = next(i for i, r in enumerate(self.rows) if len(r) > col and r[col] == sheet_id)
+        self.sim.delete_row("Leads", index + 1)
+
+    def sort(self, column: str, *, reverse: bool = False) -> None:
+        """A person sorts the rows below the header by `column` (rows move with their metadata)."""
+        self.sim.sort_rows("Leads", col=self.header().index(column), reverse=reverse)
+
+    def insert_row(self, position: int, cells: list[str]) -> None:
+        """A person types a row in at sheet row `position`; the rows below move down."""
+        self.sim.insert_row("Leads", position, cells)
+
+    def tags(self) -> dict[str, str]:
+        """{row's id cell: value of the tracker_lead tag on that row} for every tagged row."""
+        col = self.header().index("id")
+        return {
+            (self.rows[row - 1][col] if len(self.rows[row - 1]) > col else ""): meta["metadataValue"]
+            for row, meta in self.sim.metadata("Leads")
+            if meta["metadataKey"] == "tracker_lead"
+        }
+
+    def between_read_and_write(self, action: Callable[[], None]) -> None:
+        """Run `action` (a person's edit) once, just before the first write request arrives."""
+        done = []
+
+        def hook(method: str, path: str) -> None:
+            if method == "POST" and not done:
+                done.append(True)
+                action()
+
+        self.sim.before_request = hook
 
     # --- traffic -----------------------------------------------------------------------------
     def reset_log(self) -> None:
@@ -68,6 +99,20 @@ class FakeSheet:
 
     def count(self, fragment: str, method: str | None = None) -> int:
         return sum(1 for m, p in self.sim.log if fragment in p and (method is None or m == method))
+
+    @property
+    def structural_writes(self) -> int:
+        """spreadsheets:batchUpdate requests (tags, appended rows, header)."""
+        return sum(1 for _, p in self.sim.log if p.endswith(f"{SHEET_ID}:batchUpdate"))
+
+    @property
+    def value_writes(self) -> int:
+        """values:batchUpdateByDataFilter requests (cells addressed by row tags)."""
+        return sum(1 for _, p in self.sim.log if p.endswith("/values:batchUpdateByDataFilter"))
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for m, _ in self.sim.log if m != "GET")
 
     def fail(
         self, method: str, fragment: str, status: int, *, times: int = 1, headers: dict[str, str] | None = None

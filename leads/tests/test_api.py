@@ -101,7 +101,8 @@ def test_create_lead_appends_it_on_the_next_sync(api, synced):
     assert response.json()["sheet_id"] == "lead-4" and response.json()["task_status"] == "in_progress"
     assert api.post("/api/v1/leads", {"name": "Dup", "sheet_id": "lead-4"}).status_code == 409
     lead_sheet_sync(trigger=SyncRun.Trigger.MANUAL)
-    assert synced.get("lead-4", "name") == "Zed" and synced.count(":append") == 1
+    assert synced.get("lead-4", "name") == "Zed" and synced.structural_writes == 1
+    assert synced.tags()["lead-4"] == "lead-4"
 
 
 def test_sync_dry_run_returns_the_plan_and_writes_nothing(api, synced):

@@ -60,10 +60,12 @@ def test_initial_sync_creates_one_task_per_lead_and_writes_ids_back_in_one_batch
         found = lead(f"lead-{n}")
         assert found.task.status == "todo" and found.task.lead_id == found.pk and found.task.external_id == f"lead-{n}"
         assert sheet.get(f"lead-{n}", "task_id") == str(found.task_id)
-    # metadata + values + one batchUpdate, no per-row writes
-    assert [m for m, _ in sheet.requests] == ["GET", "GET", "POST"]
-    assert sheet.count("values:batchUpdate") == 1
+    # one read, one structural batchUpdate (tags every row), one write by tag; no per-row writes
+    assert [m for m, _ in sheet.requests] == ["GET", "POST", "POST"]
+    assert sheet.structural_writes == 1 and sheet.value_writes == 1
     assert run.details["requests"] == 3 and run.details["sheet_cells_written"] == 3
+    assert run.details["rows_tagged"] == 3
+    assert sheet.tags() == {"lead-1": "lead-1", "lead-2": "lead-2", "lead-3": "lead-3"}
 
 
 def test_initial_sync_twice_creates_nothing_new_and_writes_nothing(synced):
@@ -74,8 +76,8 @@ def test_initial_sync_twice_creates_nothing_new_and_writes_nothing(synced):
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.created == 0 and run.unchanged == 3
     assert set(Task.objects.values_list("pk", flat=True)) == ids
-    assert synced.count("batchUpdate") == 0 and synced.count(":append") == 0
-    assert len(synced.requests) == 2
+    assert synced.writes == 0
+    assert len(synced.requests) == 1
 
 
 def test_second_run_with_no_changes_writes_nothing(synced):
@@ -84,7 +86,7 @@ def test_second_run_with_no_changes_writes_nothing(synced):
     assert run.status == SyncRun.Status.SUCCEEDED
     assert (run.created, run.updated, run.removed, run.conflicts) == (0, 0, 0, 0)
     assert all(method == "GET" for method, _ in synced.requests)
-    assert len(synced.requests) == 2
+    assert len(synced.requests) == 1
 
 
 def test_new_row_added_later_gets_its_task_on_the_next_incremental_sync(synced):
@@ -353,8 +355,8 @@ def test_tracker_edits_of_the_task_id_cell_are_put_back(synced):
 # --- batching, rate limits, failures ------------------------------------------------------------
 def test_429_then_success_backs_off_and_honours_retry_after(synced):
     move("lead-1", "in_progress")
-    synced.fail("GET", "/values/", 429, headers={"Retry-After": "7"})
-    synced.fail("POST", "values:batchUpdate", 429)
+    synced.fail("GET", SHEET_PREFIX, 429, headers={"Retry-After": "7"})
+    synced.fail("POST", "values:batchUpdateByDataFilter", 429)
     sleeps = Sleeps()
 
     run = sync(sleeps=sleeps)
@@ -362,7 +364,7 @@ def test_429_then_success_backs_off_and_honours_retry_after(synced):
     assert run.status == SyncRun.Status.SUCCEEDED
     assert synced.get("lead-1", "status") == "CONTACTED"
     assert len(sleeps) == 2 and 7 <= sleeps[0] <= 8
-    assert run.details["requests"] == 5
+    assert run.details["requests"] == 4  # read and write by tag, each retried once
 
 
 def test_failed_write_keeps_the_sync_state_and_the_next_run_redoes_it(synced):
@@ -401,7 +403,7 @@ def test_401_fails_the_run_and_marks_the_connection(synced):
     assert run.status == SyncRun.Status.FAILED and "new credentials" in run.error
 
 
-def test_many_changes_on_both_sides_take_one_batch_update_and_one_append(sheet):
+def test_many_changes_on_both_sides_take_three_requests_in_all(sheet):
     sheet.set_rows([HEADER] + [[f"lead-{n}", f"P{n}", "", "NEW", "", ""] for n in range(1, 61)])
     sync(initial=True)
     for n in range(1, 21):
@@ -416,15 +418,16 @@ def test_many_changes_on_both_sides_take_one_batch_update_and_one_append(sheet):
     run = sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED
-    assert len(sheet.requests) == 4
-    assert sheet.count("values:batchUpdate") == 1 and sheet.count(":append") == 1
+    assert len(sheet.requests) == 3  # read, structural (the appended row), values by tag
+    assert sheet.structural_writes == 1 and sheet.value_writes == 1
     assert sheet.get("lead-61", "name") == "Made here"
     assert sheet.get("lead-61", "task_id") == str(lead("lead-61").task_id)
     assert all(sheet.get(f"lead-{n}", "status") == "QUALIFIED" for n in range(21, 41))
     assert all(lead(f"lead-{n}").task.status == "in_progress" for n in range(1, 21))
+    assert sheet.tags()["lead-61"] == "lead-61"
     sheet.reset_log()
     sync()
-    assert len(sheet.requests) == 2
+    assert len(sheet.requests) == 1
 
 
 # --- dry run and demo ------------------------------------------------------------------------------
@@ -440,7 +443,7 @@ def test_dry_run_plans_without_writing_anything(synced):
     reasons = [c.reason for i in plan.items for c in i.changes]
     assert any("changed in the sheet" in r for r in reasons)
     assert lead("lead-1").task.status == "todo" and synced.get("lead-2", "status") == "NEW"
-    assert SyncRun.objects.count() == runs and synced.count("batchUpdate") == 0
+    assert SyncRun.objects.count() == runs and synced.writes == 0
 
 
 def test_demo_mode_syncs_the_built_in_sheet(settings):
@@ -450,7 +453,7 @@ def test_demo_mode_syncs_the_built_in_sheet(settings):
     assert run.status == SyncRun.Status.SUCCEEDED and run.details["demo"] is True
     assert Lead.objects.count() == 20 and Task.objects.filter(source="sheet").count() == 20
     again = lead_sheet_sync(trigger=SyncRun.Trigger.MANUAL)
-    assert again.status == SyncRun.Status.SUCCEEDED and again.unchanged == 20 and again.details["requests"] == 2
+    assert again.status == SyncRun.Status.SUCCEEDED and again.unchanged == 20 and again.details["requests"] == 1
 
 
 SHEET_PREFIX = "/v4/spreadsheets/"

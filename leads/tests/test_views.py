@@ -117,6 +117,14 @@ def test_preview_shows_the_plan_and_writes_nothing(web, synced):
     assert synced.count("batchUpdate") == 0
 
 
+def test_preview_counts_the_rows_typed_in_by_hand_that_get_a_tag(web, synced):
+    synced.rows.append(["lead-9", "Typed In", "typed@example.com", "NEW", "Phone", ""])
+
+    html = web.get(reverse("lead_preview")).content.decode()
+
+    assert "1 rows to tag" in html and synced.writes == 0
+
+
 def test_preview_shows_why_the_sheet_cannot_be_read(web, synced):
     synced.fail("GET", "/v4/", 403)
     html = web.get(reverse("lead_preview")).content.decode()

@@ -43,9 +43,10 @@ class Command(BaseCommand):
         details = run.details or {}
         summary = (
             f"Google Sheets ({mode}): {run.status} (run #{run.pk}) — {run.fetched} rows read, {run.created} created, "
-            f"{run.updated} updated, {run.unchanged} unchanged, {run.removed} removed, {run.failed} bad rows, "
+            f"{run.updated} updated, {run.unchanged} unchanged, {run.removed} removed, {run.failed} failed, "
             f"{run.conflicts} conflicts; {details.get('sheet_cells_written', 0)} cells written, "
-            f"{details.get('rows_appended', 0)} rows appended in {details.get('requests', 0)} requests "
+            f"{details.get('rows_appended', 0)} rows appended, {details.get('rows_tagged', 0)} rows tagged "
+            f"in {details.get('requests', 0)} requests "
             f"({run.duration_seconds or 0:.1f} s)"
         )
         for error in run.record_errors.all()[:50]:
