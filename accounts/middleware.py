@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 # The API does its own auth (API key or session) and answers in JSON; allauth's pages handle
 # their own access (login, password reset, signup); the admin has its own staff check.
 OPEN_PREFIXES = ("/api/", "/accounts/", "/admin/", "/health", "/static/", "/favicon.ico")
+# The API's docs pages (they hold no data; the API they describe still needs a key or a session).
+OPEN_PATHS = frozenset({"/docs", "/redoc"})
 
 
 class LoginRequiredMiddleware:
@@ -18,7 +20,8 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(OPEN_PREFIXES) and not request.user.is_authenticated:
+        path = request.path
+        if not (path.startswith(OPEN_PREFIXES) or path in OPEN_PATHS) and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
 
