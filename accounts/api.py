@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema
 
 from accounts import selectors
 from accounts.api_auth import staff_required
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -67,6 +67,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
 def audit_list(request: HttpRequest, params: Query[AuditQuery]) -> dict[str, Any]:
     if not staff_required(request):
         raise ApiError(403, "Only staff can read the audit trail.")
+    reject_unknown_query(request, AuditQuery)
     qs = selectors.audit_event_list(action=params.action, object_type=params.object_type, object_id=params.object_id)
     items = [
         {

@@ -23,6 +23,8 @@ OPEN_PREFIXES = (
     "/api/", "/accounts/", "/admin/", "/health", "/static/", "/favicon.ico",
     "/manifest.webmanifest", "/service-worker.js",
 )  # fmt: skip
+# The API's docs pages (they hold no data; the API they describe still needs a key or a session).
+OPEN_PATHS = frozenset({"/docs", "/redoc"})
 
 
 class LoginRequiredMiddleware:
@@ -30,7 +32,8 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(OPEN_PREFIXES) and not request.user.is_authenticated:
+        path = request.path
+        if not (path.startswith(OPEN_PREFIXES) or path in OPEN_PATHS) and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
 

@@ -1,14 +1,17 @@
-"""Reads for accounts: API keys and the audit trail."""
+"""Reads for accounts: API keys, the audit trail, and users by e-mail."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 
 from accounts.models import ApiKey, AuditEvent
 
@@ -83,3 +86,21 @@ def staff_mfa_missing(*, user: Any) -> bool:
     if not (user.is_staff or user.is_superuser):
         return False
     return not Authenticator.objects.filter(user=user, type__in=MFA_FACTOR_TYPES).exists()
+
+
+def user_ids_by_email(emails: Iterable[str]) -> dict[str, int]:
+    """{lower-cased e-mail: id} of the active users with these addresses (compared case-
+    insensitively, in one query). Where several active users share an address, the oldest
+    account (lowest id) is the one returned, so the answer does not change from run to run."""
+    wanted = {email.lower() for email in emails if email}
+    if not wanted:
+        return {}
+    rows = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=wanted)
+        .order_by("-pk")
+        .values_list("email_lower", "pk")
+    )
+    return dict(rows)

@@ -20,9 +20,8 @@ from accounts.actor import ORIGIN_API, Actor
 from campaigns import selectors, services
 from campaigns.insights import campaign_insights
 from campaigns.models import AlertRule, Campaign, Channel
-from integrations.api import reject_unknown_query
 from integrations.models import SyncRun
-from tracker_project.api_errors import ApiError, django_validation_details
+from tracker_project.api_errors import ApiError, django_validation_details, reject_unknown_query
 from tracker_project.api_fields import BodyDbId, DbId, SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -359,6 +358,7 @@ def _rule_out(rule: AlertRule, firing: list[int]) -> dict[str, Any]:
 
 @router.get("/campaigns/alerts", response={200: list[AlertRuleOut], **error_responses()}, summary="Alert rules")
 def list_alert_rules(request: HttpRequest) -> list[dict[str, Any]]:
+    reject_unknown_query(request)
     rules, firing = selectors.alert_rules()
     return [_rule_out(rule, firing.get(rule.pk, [])) for rule in rules]
 

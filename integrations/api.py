@@ -14,7 +14,7 @@ from accounts.actor import ORIGIN_API, Actor
 from accounts.api_auth import staff_required
 from integrations import scheduler, selectors
 from integrations.models import SyncRun
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import DbId, SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -127,14 +127,6 @@ class SyncNowOut(Schema):
     queued: list[str]
 
 
-def reject_unknown_query(request: HttpRequest, schema: type[Schema]) -> None:
-    """django-ninja ignores query parameters it does not know; a typo should not silently
-    return unfiltered data, so refuse them (422)."""
-    unknown = sorted(set(request.GET) - set(schema.model_fields))
-    if unknown:
-        raise ApiError(422, [{"loc": ["query", name], "msg": "Unknown query parameter."} for name in unknown])
-
-
 def run_out(run: SyncRun) -> dict[str, Any]:
     return {
         "id": run.pk,
@@ -212,6 +204,7 @@ def get_run(request: HttpRequest, run_id: DbId) -> dict[str, Any]:
     summary="Each connector: live or demo, last success, last error",
 )
 def list_connectors(request: HttpRequest) -> list[dict[str, Any]]:
+    reject_unknown_query(request)
     return [health.as_dict() for health in selectors.connector_health()]
 
 

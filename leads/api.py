@@ -13,14 +13,13 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from accounts.actor import ORIGIN_API, Actor
-from integrations.api import reject_unknown_query
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_sheets import GoogleSheetsConnector
 from integrations.models import SyncRun
 from leads import selectors, services
 from leads.models import SYNCED_FIELDS, Lead, LeadConflict
 from leads.sheet_rows import SheetLayoutError
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import DbId, JsonBool, SafeText
 from tracker_project.api_schemas import error_responses
 

@@ -13,12 +13,11 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict
 
 from accounts.actor import ORIGIN_API, Actor
-from integrations.api import reject_unknown_query
 from integrations.models import SyncRun
 from sponsors import selectors, services
 from sponsors.models import Sponsor
 from tasks.api import TaskOut, task_out
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import DbId, SafeText
 from tracker_project.api_schemas import error_responses
 

@@ -8,7 +8,11 @@ Rules (see `sponsors.pull_plan.plan_fields`):
 - Both changed (a conflict, recorded on the run): upstream wins for the record's content and
   schedule (title, description, due date, link); local wins for the team's workflow (status,
   priority), which is what people change here.
-- Notes, assignee and the other local fields are never touched by a pull.
+- The assignee is the user whose e-mail (case-insensitively) is the one the platform names
+  (Salesforce's owner, Asana's assignee, the event's organizer), with the same baseline rules;
+  a platform person who is no user here leaves the task unassigned, and its reminders then go
+  to the sponsor's owner (tasks.reminders.recipient_of).
+- Notes and the other local fields are never touched by a pull.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AuditEvent
+from accounts.selectors import user_ids_by_email
 from integrations.connectors.base import ExternalTask, Page
 from integrations.models import SyncRun
 from integrations.seen_ids import SeenIds
@@ -31,6 +37,7 @@ from integrations.services import SyncRunLog
 from sponsors.models import Sponsor
 from sponsors.pull_insert import insert_task_rows, new_uuids
 from sponsors.pull_plan import (
+    ASSIGNEE,
     SIG_KEY,
     SYNCED_FIELDS,
     baseline_of,
@@ -51,6 +58,7 @@ LOAD_FIELDS = (
     "source",
     "external_id",
     "sponsor_id",
+    "assignee_id",
     *SYNCED_FIELDS,
     "sync_baseline",
     "removed_at",
@@ -137,8 +145,9 @@ class TaskPuller:
         """The tasks of these ids as plain rows with every field the plan needs."""
         qs = Task.objects.filter(source=self.source, external_id__in=ids)
         if for_update:
-            qs = qs.select_for_update()
-        return {row["external_id"]: row for row in qs.values(*LOAD_FIELDS)}
+            qs = qs.select_for_update(of=("self",))  # not the assignee joined for its e-mail
+        rows = qs.values(*LOAD_FIELDS, **{ASSIGNEE: Lower("assignee__email")})
+        return {row["external_id"]: row for row in rows}
 
     def _glance(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
         """Just enough of the tasks of these ids to tell an unchanged record at a glance:
@@ -245,6 +254,8 @@ class TaskPuller:
             ends[status] += POSITION_GAP
             return position
 
+        # The users the platform's people are, in one query for the batch.
+        user_ids = user_ids_by_email(c[ASSIGNEE] for _, _, _, c in plans if c.get(ASSIGNEE))
         new_ids = iter(new_uuids(sum(1 for plan in plans if plan[2] == "create")))
         new_rows: list[dict[str, Any]] = []
         changed: dict[tuple[str, ...], list[Task]] = {}
@@ -266,6 +277,7 @@ class TaskPuller:
                         "source": self.source,
                         "external_id": record.external_id,
                         "sponsor_id": self.sponsor.pk,
+                        "assignee_id": user_ids.get(values.get(ASSIGNEE, "")),
                         "position": next_position(status),
                         "sync_baseline": baseline_of(upstream),
                         "synced_at": now,
@@ -281,11 +293,15 @@ class TaskPuller:
             audit: dict[str, list[Any]] = {}
             local = local_values(row)
             for field, value in values.items():
-                if field == "status":
+                if field in ("status", ASSIGNEE):
                     continue
                 audit[field] = [local[field], value]
                 setattr(task, field, from_jsonable(field, value))
                 fields.append(field)
+            if ASSIGNEE in values and user_ids.get(values[ASSIGNEE]) != task.assignee_id:
+                audit["assignee"] = [task.assignee_id, user_ids.get(values[ASSIGNEE])]
+                task.assignee_id = user_ids.get(values[ASSIGNEE])
+                fields.append("assignee")
             if "status" in values:
                 audit["status"] = [task.status, values["status"]]
                 old_position = task.position

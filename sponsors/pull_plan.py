@@ -7,7 +7,11 @@ Rules (see `plan_fields`):
 - Both changed (a conflict, recorded on the run): upstream wins for the record's content and
   schedule (title, description, due date, link); local wins for the team's workflow (status,
   priority), which is what people change here.
-- Notes, assignee and the other local fields are never touched by a pull.
+- The assignee follows the person the platform names (by e-mail, matched to a user when the
+  task is written) the same way, with two differences: a task nobody is assigned to here takes
+  the platform's person whenever upstream changes it (there is nothing local to lose), and a
+  platform that names nobody leaves the local assignee alone (a pull never un-assigns).
+- Notes and the other local fields are never touched by a pull.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from integrations.connectors.base import ExternalTask
 SIG_KEY = "sig"
 SYNCED_FIELDS = ("title", "description", "status", "priority", "due_at", "external_url")
 UPSTREAM_WINS = frozenset({"title", "description", "due_at", "external_url"})
+# Upstream's person, by lower-cased e-mail; in the baseline only when upstream named someone.
+ASSIGNEE = "assignee_email"
 
 
 def _jsonable(field: str, value: Any) -> Any:
@@ -47,6 +53,8 @@ def upstream_values(record: ExternalTask) -> dict[str, Any]:
     }
     if record.priority is not None:
         values["priority"] = record.priority
+    if record.assignee_email is not None:
+        values[ASSIGNEE] = record.assignee_email
     return values
 
 
@@ -62,8 +70,11 @@ def signature(upstream: dict[str, Any]) -> str:
 
 
 def local_values(row: dict[str, Any]) -> dict[str, Any]:
-    """The synced fields of a task row (from `.values()`), JSON-shaped like the baseline."""
-    return {field: _jsonable(field, row[field]) for field in SYNCED_FIELDS}
+    """The synced fields of a task row (from `.values()`, with the assignee's e-mail as
+    `assignee_email`), JSON-shaped like the baseline."""
+    values = {field: _jsonable(field, row[field]) for field in SYNCED_FIELDS}
+    values[ASSIGNEE] = (row[ASSIGNEE] or "").lower() or None
+    return values
 
 
 def plan_fields(
@@ -74,10 +85,13 @@ def plan_fields(
     conflicts: list[dict[str, Any]] = []
     for field, theirs in upstream.items():
         ours = local[field]
-        base = baseline[field] if baseline is not None and field in baseline else ours
+        if field == ASSIGNEE:
+            base = (baseline or {}).get(ASSIGNEE)  # absent: upstream named nobody at the last pull
+        else:
+            base = baseline[field] if baseline is not None and field in baseline else ours
         if theirs == base or theirs == ours:
             continue
-        if ours == base:
+        if ours == base or (field == ASSIGNEE and ours is None):
             changes[field] = theirs
             continue
         kept = "upstream" if field in UPSTREAM_WINS else "local"

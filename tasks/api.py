@@ -18,7 +18,7 @@ from leads.models import Lead
 from sponsors.models import Sponsor
 from tasks import enrichment, selectors, services
 from tasks.models import Task
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import ApiDateTime, BodyDbId, DbId, SafeText, UuidPath, parse_uuid
 from tracker_project.api_schemas import error_responses
 
@@ -276,6 +276,7 @@ def _json_response(data: Any) -> HttpResponse:
 
 @router.get("/tasks", response={200: TaskListOut, **error_responses()}, summary="List and filter tasks")
 def list_tasks(request: HttpRequest, params: Query[TaskListQuery]) -> HttpResponse:
+    reject_unknown_query(request, TaskListQuery)
     filters = selectors.TaskFilters(**params.model_dump(exclude={"limit", "offset"}))
     rows, count = selectors.task_api_page(filters=filters, limit=params.limit, offset=params.offset)
     return _json_response({"items": [task_row_out(row) for row in rows], "count": count})
@@ -359,6 +360,7 @@ def move_task(request: HttpRequest, task_id: UuidPath, payload: TaskMoveIn) -> d
     summary="The task's audit trail, newest first",
 )
 def task_history(request: HttpRequest, task_id: UuidPath) -> list[dict[str, Any]]:
+    reject_unknown_query(request)
     task = _get_task(task_id)
     return [
         {

@@ -16,7 +16,7 @@ from accounts.models import UserPreference, available_time_zones
 from accounts.preferences import preference_get, preference_update
 from tasks import notifications
 from tasks.models import Notification
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import MAX_DB_ID, JsonBool, JsonInt, SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -90,6 +90,7 @@ def _user(request: HttpRequest) -> Any:
     summary="Your notifications, newest first",
 )
 def list_notifications(request: HttpRequest, params: Query[NotificationListQuery]) -> dict[str, Any]:
+    reject_unknown_query(request, NotificationListQuery)
     user = _user(request)
     qs = notifications.notification_list(user=user, unread=params.unread)
     items = [notification_out(n) for n in qs[params.offset : params.offset + params.limit]]

@@ -37,8 +37,11 @@ OVERDUE_LOOKBACK = timedelta(days=30)
 
 
 def recipient_of(task: Task) -> Any | None:
-    """Who hears about a task: its (active) assignee, else its (active) creator."""
-    for user in (task.assignee, task.created_by):
+    """Who hears about a task: its assignee, else its sponsor's owner, else its creator (the
+    first of them with an active account). A pulled task has no creator and, when the platform
+    names nobody who is a user here, no assignee: its sponsor's owner is the one responsible."""
+    owner = task.sponsor.owner if task.sponsor_id is not None and task.sponsor is not None else None
+    for user in (task.assignee, owner, task.created_by):
         if user is not None and user.is_active:
             return user
     return None
@@ -49,8 +52,8 @@ def _open_tasks() -> Any:
     return (
         Task.objects.exclude(status=Task.Status.DONE)
         .filter(removed_at__isnull=True)
-        .filter(Q(assignee__isnull=False) | Q(created_by__isnull=False))
-        .select_related("assignee", "created_by")
+        .filter(Q(assignee__isnull=False) | Q(sponsor__owner__isnull=False) | Q(created_by__isnull=False))
+        .select_related("assignee", "created_by", "sponsor__owner")
     )
 
 

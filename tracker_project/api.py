@@ -20,7 +20,6 @@ from tasks.api import router as tasks_router
 from tasks.api_enrichment import router as enrichment_router
 from tasks.api_notifications import router as notifications_router
 from tasks.api_push import router as push_router
-from tracker_project.api_docs import docs_access
 from tracker_project.api_errors import BodyNotJson, install_error_handlers
 from tracker_project.health import health_report
 
@@ -44,13 +43,14 @@ api = NinjaAPI(
         "Tasks, sponsors, leads and campaigns. Authenticate with an `X-API-Key` header (create a key "
         "on the dashboard's Settings page or with `manage.py create_api_key`), or with the dashboard "
         "session cookie plus the `X-CSRFToken` header on unsafe methods. Every error is "
-        '`{"detail": ..., "error_code": ...}`.'
+        '`{"detail": ..., "error_code": ...}`. Any path also answers with a trailing slash; an unknown '
+        "query parameter is a 422. This schema and the docs pages are open; every operation needs a key "
+        "or a session (use **Authorize** with your key to try them here)."
     ),
     auth=[ApiKeyAuth(), SessionCsrfAuth()],
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
-    docs_decorator=docs_access,
     parser=JsonBodyParser(),
 )
 install_error_handlers(api)

@@ -1,46 +1,30 @@
-"""Who may read the API's schema and docs: the same people who may call it.
+"""The API's documentation pages: Swagger UI at /api/v1/docs and /docs, ReDoc at /redoc.
 
-The interactive docs (`/api/v1/docs`) send an anonymous visitor to the login page; the schema
-(`/api/v1/openapi.json`) answers 401 in the error envelope unless the request carries a session
-or a valid `X-API-Key`. A staff session without MFA while MFA_REQUIRED_FOR_STAFF is on is sent
-to set it up (the schema answers 403 MFA_REQUIRED), as everywhere else.
-
-The docs page is Swagger UI from django-ninja's own static files (no inline script), so it runs
-under the site's Content-Security-Policy unchanged.
+They and the schema (/api/v1/openapi.json) are open to everyone: the schema describes the
+operations and holds no data, and a visitor holding only an API key must be able to read the
+docs and use Swagger UI's "Authorize" (the schema's `X-API-Key` header scheme), after which
+"Try it out" sends the key with every call. Every operation still needs a key or a session.
+Both pages load their scripts from this server's own static files (django-ninja ships them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
 
-from accounts.middleware import mfa_setup_redirect
-from accounts.selectors import staff_mfa_missing
-from accounts.services import api_key_authenticate
-from tracker_project.api_errors import error_response
+from tracker_project.api import api
 
 
-def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        key = request.headers.get("X-API-Key", "")
-        if key and api_key_authenticate(key) is not None:
-            return view(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            if not staff_mfa_missing(user=request.user):
-                return view(request, *args, **kwargs)
-            if request.path.endswith(".json"):
-                return error_response(
-                    403, "Staff accounts must set up two-factor authentication first.", "MFA_REQUIRED"
-                )
-            return mfa_setup_redirect(request)
-        if request.path.endswith(".json"):
-            return error_response(401, "Sign in, or send an X-API-Key header, to read the API schema.")
-        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+@require_safe
+def swagger_page(request: HttpRequest) -> HttpResponse:
+    """The same Swagger UI page as /api/v1/docs, at the address people try first."""
+    return api.docs.render_page(request, api)
 
-    return wrapped
+
+@require_safe
+def redoc_page(request: HttpRequest) -> HttpResponse:
+    """The API reference as a ReDoc page (read-only, no "Try it out")."""
+    openapi_url = reverse(f"{api.urls_namespace}:openapi-json")
+    return render(request, "api/redoc.html", {"api": api, "openapi_json_url": openapi_url})

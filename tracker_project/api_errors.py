@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import BaseModel
 
 from accounts.api_auth import CsrfFailed, MfaRequired, RateLimited
 
@@ -47,6 +48,20 @@ class ApiError(Exception):
 
 class BodyNotJson(ValueError):
     """The request body could not be parsed as JSON (raised by the API's parser)."""
+
+
+def reject_unknown_query(request: HttpRequest, schema: type[BaseModel] | None = None) -> None:
+    """django-ninja ignores query parameters it does not know; a typo (`?sponsor=1` for
+    `?sponsor_id=1`) must not silently return unfiltered data, so every list endpoint refuses
+    them (422, each unknown name in `loc`, the accepted ones in `msg`). `schema`: the
+    endpoint's query schema, None when it takes no query parameters."""
+    known = list(schema.model_fields) if schema is not None else []
+    unknown = sorted(set(request.GET) - set(known))
+    if unknown:
+        takes = f"this endpoint takes {', '.join(known)}." if known else "this endpoint takes no query parameters."
+        raise ApiError(
+            422, [{"loc": ["query", name], "msg": f"Unknown query parameter {name!r}; {takes}"} for name in unknown]
+        )
 
 
 def error_response(status: int, detail: Any, error_code: str | None = None, **headers: str) -> JsonResponse:

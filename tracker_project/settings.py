@@ -5,6 +5,7 @@ See `.env.example` for every variable with a comment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "tracker_project.middleware.TrailingSlashMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -86,7 +88,12 @@ TEMPLATES = [
 # cluster can write at once: WAL journal, a busy timeout, and IMMEDIATE transactions so a writer
 # takes the lock at BEGIN instead of failing half-way with "database is locked".
 SQLITE_PATH = VAR_DIR / "tracker.sqlite3"
-DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{SQLITE_PATH}")}
+# SQLAlchemy-style URLs name the driver after a "+" (postgresql+psycopg2://, postgresql+psycopg://);
+# django-environ would take the whole scheme as the engine's name, so the driver is dropped
+# (Django's PostgreSQL backend uses psycopg 3 whichever one is named). Lower case: not a setting,
+# so the password in it never shows on a debug page.
+_database_url = re.sub(r"^(postgres(?:ql)?)\+psycopg2?://", r"\1://", env.str("DATABASE_URL", default=""))
+DATABASES = {"default": env.db_url_config(_database_url or f"sqlite:///{SQLITE_PATH}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {

@@ -4,7 +4,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from tracker_project import views
+from tracker_project import api_docs, views
 from tracker_project.api import api
 
 # The admin signs in through allauth's login page, so it shares its rate limits and MFA.
@@ -22,6 +22,8 @@ handler500 = "tracker_project.views.server_error"
 urlpatterns = [
     path("health", views.health, name="health"),
     path("api/v1/", api.urls),
+    path("docs", api_docs.swagger_page, name="api_docs"),
+    path("redoc", api_docs.redoc_page, name="api_redoc"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),

@@ -2,6 +2,9 @@
 
 GET {ASANA_BASE_URL}/tasks?project=GID&opt_fields=…&limit=100 with a Bearer token (a personal
 access token or an OAuth token); pages follow `next_page.offset`. Rate limit: 429 + Retry-After.
+`assignee.email` in opt_fields makes each task's `assignee` a `{"gid", "email"}` object (null when
+unassigned); https://developers.asana.com/docs/inputoutput-options and
+https://developers.asana.com/reference/tasks (the assignee is a user: gid, name, email).
 Settings: ASANA_BASE_URL (default https://app.asana.com/api/1.0), ASANA_ACCESS_TOKEN.
 """
 
@@ -25,6 +28,7 @@ from integrations.connectors.base import (
     Page,
     RateLimitError,
     RecordError,
+    clean_email,
     clean_id,
     clean_text,
     clean_title,
@@ -39,7 +43,8 @@ DEFAULT_BASE_URL = "https://app.asana.com/api/1.0"
 PAGE_LIMIT = 100
 OPT_FIELDS = (
     "name,completed,completed_at,due_on,due_at,notes,permalink_url,modified_at,"
-    "memberships.project.gid,memberships.section.name,custom_fields.name,custom_fields.enum_value.name"
+    "memberships.project.gid,memberships.section.name,custom_fields.name,custom_fields.enum_value.name,"
+    "assignee.email"
 )
 PROJECT_GID = re.compile(r"^\d{1,64}$")
 
@@ -118,6 +123,7 @@ class AsanaConnector(Connector):
                     description=clean_text(raw.get("notes")),
                     external_url=clean_url(raw.get("permalink_url"))
                     or clean_url(f"https://app.asana.com/0/{project}/{gid}"),
+                    assignee_email=clean_email((raw.get("assignee") or {}).get("email")),
                 )
             )
         except (TypeError, ValueError, AttributeError) as exc:
@@ -210,6 +216,12 @@ _DEMO_NAMES = (
     "Publish blog post",
     "Send post-event survey",
 )
+# A seed_demo user, someone nobody here is, and nobody: all three ways a pulled task is reminded.
+_DEMO_ASSIGNEES = (
+    {"gid": "1200000000000101", "email": "demo@example.com"},
+    {"gid": "1200000000000102", "email": "agency.contact@example.org"},
+    None,
+)
 _DEMO_SECTIONS = ("To do", "In progress", "In review", "Done")
 _DEMO_PAGE = 4
 
@@ -238,6 +250,7 @@ def _demo_tasks(project: str) -> list[dict[str, Any]]:
                 "modified_at": "2024-01-01T00:00:00.000Z",
                 "memberships": [{"project": {"gid": project}, "section": {"name": section}}],
                 "custom_fields": [{"name": "Priority", "enum_value": {"name": rng.choice(("High", "Medium", "Low"))}}],
+                "assignee": _DEMO_ASSIGNEES[index % len(_DEMO_ASSIGNEES)],
             }
         )
     return tasks

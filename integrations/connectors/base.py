@@ -66,6 +66,8 @@ class ExternalTask:
     """One upstream record mapped onto the unified task's vocabulary.
 
     `priority` is None when the platform has no priority (the local value is then left alone).
+    `assignee_email` is the lower-cased e-mail of the person the platform says is responsible
+    (Salesforce's owner, Asana's assignee, the event's organizer), None when it names nobody.
     """
 
     external_id: str
@@ -75,6 +77,7 @@ class ExternalTask:
     external_url: str = ""
     description: str = ""
     priority: str | None = None
+    assignee_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +388,17 @@ def clean_url(value: Any) -> str:
 
 def clean_text(value: Any, *, limit: int = 20_000) -> str:
     return storable(value)[:limit]
+
+
+def clean_email(value: Any) -> str | None:
+    """A plausible e-mail address, lower-cased (addresses are matched case-insensitively), else None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    local, at, domain = text.partition("@")
+    if not (at and local and domain) or len(text) > 254 or storable(text) != text or any(c.isspace() for c in text):
+        return None
+    return text
 
 
 def clean_id(value: Any) -> str | None:

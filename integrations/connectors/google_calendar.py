@@ -3,6 +3,8 @@
 GET {GOOGLE_CALENDAR_BASE_URL}/calendars/ID/events?singleEvents=true with a Bearer token; pages
 follow `nextPageToken`; the last page's `nextSyncToken` makes the next pull incremental (only
 changed events, deletions as status "cancelled"); 410 Gone means the token expired: full pull.
+An event's `organizer` ({"email", "displayName", "self"}) is taken as the task's assignee;
+https://developers.google.com/calendar/api/v3/reference/events (organizer.email).
 Rate limits: 403 with reason rateLimitExceeded / userRateLimitExceeded, or 429.
 Settings: GOOGLE_CALENDAR_BASE_URL (default https://www.googleapis.com/calendar/v3), and
 GOOGLE_ACCESS_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE (a service account key, JSON).
@@ -32,6 +34,7 @@ from integrations.connectors.base import (
     RateLimitError,
     RecordError,
     SyncTokenExpired,
+    clean_email,
     clean_id,
     clean_text,
     clean_title,
@@ -136,6 +139,7 @@ class GoogleCalendarConnector(Connector):
                     due_at=due_at,
                     description=clean_text(raw.get("description")),
                     external_url=clean_url(raw.get("htmlLink")),
+                    assignee_email=clean_email((raw.get("organizer") or {}).get("email")),
                 )
             )
         except (TypeError, ValueError, AttributeError) as exc:
@@ -225,6 +229,11 @@ _DEMO_EVENTS = (
     "Post-event debrief",
 )
 _DEMO_PAGE = 4
+# The demo user (seed_demo), and the sponsor's own calendar (which is no user of ours).
+_DEMO_ORGANIZERS = (
+    {"email": "demo@example.com", "displayName": "Demo", "self": False},
+    {"email": "sponsor.events@group.calendar.google.com", "displayName": "Sponsor events", "self": True},
+)
 
 
 def _demo_events(calendar: str) -> list[dict[str, Any]]:
@@ -252,6 +261,7 @@ def _demo_events(calendar: str) -> list[dict[str, Any]]:
                 "updated": "2024-01-01T00:00:00.000Z",
                 "start": start,
                 "end": start,
+                "organizer": _DEMO_ORGANIZERS[index % len(_DEMO_ORGANIZERS)],
             }
         )
     return events

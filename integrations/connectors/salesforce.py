@@ -4,9 +4,14 @@ GET {instance}/services/data/vNN.0/queryAll?q=SELECT … FROM Task WHERE (Accoun
 AND IsDeleted = false, with a Bearer token; pages follow `nextRecordsUrl` until `done`. queryAll
 (not query) because query leaves out archived Tasks (closed activities older than a year are
 archived), which would then look removed; IsDeleted = false keeps the recycle bin out
-(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm). Rate limits: 403 with
-errorCode REQUEST_LIMIT_EXCEEDED (and 429 from some proxies); usage in `Sforce-Limit-Info`.
-Settings: SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN, SALESFORCE_API_VERSION.
+(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm).
+`Owner.Email` is the task owner's address through the polymorphic Owner relationship (the Name
+object's Email field: a user's e-mail, or a queue's), returned as a nested
+`"Owner": {"attributes": …, "Email": …}` or null
+(https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_name.htm).
+Rate limits: 403 with errorCode REQUEST_LIMIT_EXCEEDED (and 429 from some proxies); usage in
+`Sforce-Limit-Info`. Settings: SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN,
+SALESFORCE_API_VERSION (or a connection).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from integrations.connectors.base import (
     Page,
     RateLimitError,
     RecordError,
+    clean_email,
     clean_id,
     clean_text,
     clean_title,
@@ -39,7 +45,17 @@ from integrations.connectors.base import (
 from integrations.http import parse_retry_after
 
 DEFAULT_API_VERSION = "64.0"
-FIELDS = ("Id", "Subject", "Status", "Priority", "ActivityDate", "Description", "IsClosed", "LastModifiedDate")
+FIELDS = (
+    "Id",
+    "Subject",
+    "Status",
+    "Priority",
+    "ActivityDate",
+    "Description",
+    "IsClosed",
+    "LastModifiedDate",
+    "Owner.Email",
+)
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 BATCH_SIZE = 2000
 
@@ -136,6 +152,7 @@ class SalesforceConnector(Connector):
                     due_at=due_at,
                     description=clean_text(raw.get("Description")),
                     external_url=clean_url(self.record_url(record_id)),
+                    assignee_email=clean_email((raw.get("Owner") or {}).get("Email")),
                 )
             )
         except (TypeError, ValueError) as exc:
@@ -210,6 +227,10 @@ _DEMO_SUBJECTS = (
     "Schedule quarterly review",
     "Update CRM notes",
 )
+# Owners' addresses: a seed_demo user's and one nobody here has, so the demo shows both a pulled
+# task assigned by e-mail and one whose reminders go to the sponsor's owner.
+_DEMO_OWNERS = {"005DEMO00000001AAA": "sam@example.com", "005DEMO00000002AAA": "partner.rep@example.org"}
+_DEMO_OWNER_IDS = sorted(_DEMO_OWNERS)
 _DEMO_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 _DEMO_PAGE = 5
 _LOCATOR = re.compile(r"/query/01gDEMO(?P<account>[A-Za-z0-9]+)-(?P<offset>\d+)$")
@@ -226,6 +247,7 @@ def _demo_records(account: str) -> list[dict[str, Any]]:
         if index == 0:
             status = _DEMO_STATUSES[bucket % 3]
         record_id = f"00TDEMO{account[-6:]:0>6}{index:05d}"[:18]
+        owner = _DEMO_OWNER_IDS[index % len(_DEMO_OWNER_IDS)]
         records.append(
             {
                 "attributes": {
@@ -240,6 +262,13 @@ def _demo_records(account: str) -> list[dict[str, Any]]:
                 "Description": "Demo task from the built-in Salesforce simulator.",
                 "IsClosed": status == "Completed",
                 "LastModifiedDate": "2024-01-01T00:00:00.000+0000",
+                "Owner": {
+                    "attributes": {
+                        "type": "Name",
+                        "url": f"/services/data/v{DEFAULT_API_VERSION}/sobjects/User/{owner}",
+                    },
+                    "Email": _DEMO_OWNERS[owner],
+                },
             }
         )
     return records

@@ -1,5 +1,13 @@
 """Local fakes of the platforms' HTTP APIs (pytest-httpserver on 127.0.0.1), in their real JSON
-shapes, and the settings that point the connectors at them."""
+shapes, and the settings that point the connectors at them.
+
+Who is responsible, as each platform says it: a Salesforce Task always has an owner (a user or a
+queue), selected as `Owner.Email` and returned as a nested record through the polymorphic Name
+object (developer.salesforce.com, Object Reference, "Name"); an Asana task's `assignee` is null or
+the user's compact record, with `email` when opt_fields asks for `assignee.email`
+(developers.asana.com/docs/inputoutput-options); a Calendar event's `organizer` has `email`,
+`displayName` and `self` (developers.google.com/calendar/api/v3/reference/events).
+"""
 
 from __future__ import annotations
 
@@ -92,6 +100,7 @@ def sf_task(
     date: str | None = "2030-05-01",
     closed: bool | None = None,
     description: str | None = None,
+    owner_email: str | None = "sales.rep@partner.example",
 ) -> dict[str, Any]:
     return {
         "attributes": {"type": "Task", "url": f"/services/data/v{API_VERSION}/sobjects/Task/{record_id}"},
@@ -103,6 +112,11 @@ def sf_task(
         "Description": description,
         "IsClosed": status == "Completed" if closed is None else closed,
         "LastModifiedDate": "2030-01-01T10:00:00.000+0000",
+        # A queue-owned task has an owner with no e-mail (None here).
+        "Owner": {
+            "attributes": {"type": "Name", "url": f"/services/data/v{API_VERSION}/sobjects/User/005000000000001AAA"},
+            "Email": owner_email,
+        },
     }
 
 
@@ -139,6 +153,7 @@ def asana_task(
     due_on: str | None = "2030-06-01",
     due_at: str | None = None,
     priority: str | None = None,
+    assignee_email: str | None = None,
 ) -> dict[str, Any]:
     task: dict[str, Any] = {
         "gid": gid,
@@ -153,6 +168,7 @@ def asana_task(
         "modified_at": "2030-01-01T00:00:00.000Z",
         "memberships": [{"project": {"gid": PROJECT}, "section": {"name": section}}] if section else [],
         "custom_fields": [],
+        "assignee": {"gid": "1200000000000777", "email": assignee_email} if assignee_email else None,
     }
     if priority:
         task["custom_fields"] = [{"gid": "1", "name": "Priority", "enum_value": {"gid": "2", "name": priority}}]
@@ -174,6 +190,7 @@ def gcal_event(
     *,
     start: dict[str, str] | None = None,
     status: str = "confirmed",
+    organizer_email: str = CALENDAR,
 ) -> dict[str, Any]:
     start = start or {"dateTime": "2030-07-01T10:00:00+02:00", "timeZone": "Europe/Berlin"}
     return {
@@ -185,6 +202,7 @@ def gcal_event(
         "created": "2030-01-01T00:00:00.000Z",
         "updated": "2030-01-01T00:00:00.000Z",
         "summary": summary,
+        "organizer": {"email": organizer_email, "displayName": "Sponsor", "self": organizer_email == CALENDAR},
         "start": start,
         "end": start,
     }

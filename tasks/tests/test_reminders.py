@@ -15,7 +15,7 @@ from accounts.preferences import preference_update
 from tasks import jobs, services
 from tasks.models import Notification, Task
 from tasks.reminders import digests_send, due_soon_run, notifications_deliver, overdue_run, stale_run
-from tasks.tests.factories import TaskFactory
+from tasks.tests.factories import SponsorFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +73,31 @@ def test_due_soon_reminds_within_the_lead_time_by_app_and_email(user: Any) -> No
     # Six hours on, the second task comes within 24 hours.
     assert due_soon_run(now=T0 + 6 * H) == 1
     assert Notification.objects.filter(task=later, kind="due_soon").count() == 1
+
+
+def test_the_reminder_goes_to_the_assignee_else_the_sponsors_owner_else_the_creator(user: Any) -> None:
+    owner, creator, assignee = UserFactory(username="olga"), UserFactory(username="carl"), UserFactory(username="ann")
+    gone = UserFactory(username="gone", is_active=False)
+    sponsor = SponsorFactory(owner=owner)
+    cases = {
+        "assigned": make_task(due=T0 + 2 * H, assignee=assignee, sponsor=sponsor, created_by=creator),
+        "pulled": make_task(due=T0 + 2 * H, sponsor=sponsor, source="asana", external_id="a1"),
+        "owner over creator": make_task(due=T0 + 2 * H, sponsor=sponsor, created_by=creator),
+        "inactive assignee": make_task(due=T0 + 2 * H, assignee=gone, sponsor=sponsor),
+        "no owner": make_task(due=T0 + 2 * H, sponsor=SponsorFactory(), created_by=creator),
+        "nobody": make_task(due=T0 + 2 * H, sponsor=SponsorFactory(owner=gone)),
+    }
+    assert due_soon_run(now=T0) == 5
+    got = dict(Notification.objects.values_list("task_id", "recipient__username"))
+    assert {name: got.get(task.pk) for name, task in cases.items()} == {
+        "assigned": "ann",
+        "pulled": "olga",
+        "owner over creator": "olga",
+        "inactive assignee": "olga",
+        "no owner": "carl",
+        "nobody": None,
+    }
+    assert due_soon_run(now=T0 + H) == 0
 
 
 def test_run_twice_send_once(user: Any) -> None:

@@ -23,7 +23,7 @@ def assert_envelope(response: Any, status: int, code: str) -> Any:
     return body
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/tasks/", "/api/v2/tasks", "/api/", "/api/v1/tasks/x/y/z"])
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/tasks//", "/api/v2/tasks", "/api/", "/api/v1/tasks/x/y/z"])
 def test_unknown_api_path_is_404_json(api: ApiClient, path: str) -> None:
     assert_envelope(api.get(path), 404, "NOT_FOUND")
     assert_envelope(Client().get(path), 404, "NOT_FOUND")

@@ -76,9 +76,12 @@ class Command(BaseCommand):
             Sponsor.objects.get_or_create(name=name, defaults={"contact_email": email})[0] for name, email in SPONSORS
         ]
         # The first sponsors are mapped to the platforms' demo simulators, so the scheduled pull
-        # fills the task list on a fresh install; a mapping someone has set is left alone.
+        # fills the task list on a fresh install; a mapping someone has set is left alone. The
+        # demo user owns them, so the pulled tasks nobody is assigned to remind that user.
         for sponsor, mapping in zip(sponsors, DEMO_MAPPINGS, strict=False):
             blank = {field: value for field, value in mapping.items() if not getattr(sponsor, field)}
+            if sponsor.owner_id is None:
+                blank["owner"] = user
             if blank:
                 Sponsor.objects.filter(pk=sponsor.pk).update(**blank)
         # Leads come from the sheet: the built-in demo sheet, synced once (a real sheet, when
