@@ -6,11 +6,12 @@ fixture, which releases a held answer at the end of the test (no sleeping on eit
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
 import pytest
-from pytest_httpserver import HTTPServer
+from pytest_httpserver import HTTPServer, RequestHandler
 from werkzeug import Request, Response
 
 FAULTS = ("404", "500", "hang", "malformed", "list", "string", "null")
@@ -48,9 +49,18 @@ def hang() -> Iterator[Hang]:
     held.close()
 
 
-def serve_fault(server: HTTPServer, path: str, fault: str, *, hang: Hang, method: str = "") -> None:
-    """Make `path` answer with `fault` (one of FAULTS), every time it is asked."""
-    expectation = server.expect_request(path, method=method) if method else server.expect_request(path)
+def serve_fault(
+    server: HTTPServer, path: str | re.Pattern[str], fault: str, *, hang: Hang, method: str = "", times: int = 0
+) -> None:
+    """Make `path` answer with `fault` (one of FAULTS): every time, or only the next `times`
+    requests (one-shot answers come before any permanent handler already registered)."""
+    for _ in range(times or 1):
+        kwargs = {"method": method} if method else {}
+        expectation = server.expect_oneshot_request(path, **kwargs) if times else server.expect_request(path, **kwargs)
+        _answer(expectation, fault, hang)
+
+
+def _answer(expectation: RequestHandler, fault: str, hang: Hang) -> None:
     if fault == "404":
         expectation.respond_with_json({"error": {"code": 404, "message": "Not Found"}}, status=404)
     elif fault == "500":
