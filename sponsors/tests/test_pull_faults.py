@@ -105,3 +105,26 @@ def test_a_calendar_answer_without_items_or_tokens_is_not_an_empty_calendar(live
     live_calendar.expect_request(CALENDAR_PATH).respond_with_json(gcal_page([], sync_token="tok2"))
     run = pull(sponsor, "google_calendar")
     assert (run.status, run.removed) == ("succeeded", 2)
+
+
+@pytest.mark.parametrize("source", ["salesforce", "asana"])
+def test_a_record_without_its_fields_fails_alone_and_keeps_the_task(request: Any, source: str) -> None:
+    """A record whose selected fields are missing (not null: absent) is broken; read as empty it
+    would replace the task's title, due date and description."""
+    server = request.getfixturevalue(f"live_{source}")
+    sponsor = SponsorFactory()
+    path = serve_good(server, source)
+    pull(sponsor, source)
+    before = snapshot(sponsor)
+
+    server.clear()
+    if source == "salesforce":
+        broken = {"attributes": {"type": "Task"}, "Id": sf_id(1), "Status": "Not Started"}
+        serve_salesforce(server, [[broken, sf_task(sf_id(2), "Confirm logo")]])
+    else:
+        broken = {"gid": "1201", "resource_type": "task"}
+        server.expect_request(path).respond_with_json(asana_page([broken, asana_task("1202", "Print banners")]))
+    run = pull(sponsor, source)
+
+    assert (run.status, run.failed, run.removed) == ("partial", 1, 0)
+    assert snapshot(sponsor) == before, "the broken record's task keeps its fields; nothing is removed"
