@@ -290,6 +290,16 @@ def test_background_retry_fault_keeps_the_last_good_data(upstream: HTTPServer, f
     assert task.enrichment_checked_at is not None and task.enrichment_checked_at > fetched
 
 
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_the_one_task_job_keeps_the_last_good_data(upstream: HTTPServer, fault: tuple[Any, ...]) -> None:
+    answer, _, _, left, words = fault
+    answer(upstream.expect_request("/todos/1"))
+    task = TaskFactory(external_ref="1", external_data=TODO_1, enrichment_status="ok")
+    assert jobs.task_enrich(str(task.pk)) == left  # the django-q2 entry point
+    task.refresh_from_db()
+    assert task.external_data == TODO_1 and words in task.enrichment_error
+
+
 def test_a_new_reference_that_fails_drops_the_other_items_data(api: Any, upstream: HTTPServer) -> None:
     upstream.expect_request("/todos/2").respond_with_data("[1,2]", content_type="application/json")
     task = TaskFactory(
