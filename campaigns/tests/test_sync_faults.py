@@ -40,8 +40,9 @@ PLATFORMS = {
 }
 
 
-def sync(key: str) -> Any:
-    connector = get_metrics_connector(key, sleep=lambda s: None, policy=FAST, timeout=0.3)
+def sync(key: str, *, timeout: float = 30.0) -> Any:
+    """A sync; the fault syncs pass a short `timeout` so that a held answer times out."""
+    connector = get_metrics_connector(key, sleep=lambda s: None, policy=FAST, timeout=timeout)
     return campaign_metrics_sync(connector_key=key, trigger="manual", today=TODAY, days=7, connector=connector)
 
 
@@ -66,7 +67,7 @@ def test_a_fault_fails_the_run_and_keeps_every_stored_day(request: Any, key: str
 
     server.clear()
     serve_fault(server, path, fault, hang=hang, method=method)
-    run = sync(key)
+    run = sync(key, timeout=0.5)
 
     assert run.status == "failed" and run.error, (fault, run.error)
     assert (run.created, run.updated) == (0, 0)

@@ -27,8 +27,9 @@ FAST = RetryPolicy(max_attempts=2, base_delay=1.0, max_delay=1.0)
 READ = re.compile(r"^/v4/spreadsheets/.*")
 
 
-def sync(*, initial: bool = False) -> SyncRun:
-    connector = GoogleSheetsConnector(sleep=lambda s: None, policy=FAST, timeout=0.3)
+def sync(*, initial: bool = False, timeout: float = 30.0) -> SyncRun:
+    """A sync; the fault syncs pass a short `timeout` so that a held answer times out."""
+    connector = GoogleSheetsConnector(sleep=lambda s: None, policy=FAST, timeout=timeout)
     return lead_sheet_sync(trigger=SyncRun.Trigger.MANUAL, initial=initial, connector=connector)
 
 
@@ -47,7 +48,7 @@ def test_a_fault_reading_the_sheet_changes_nothing(
     sheet.reset_log()
 
     serve_fault(sheets_server, READ, fault, hang=hang, method="GET", times=FAST.max_attempts)
-    run = sync()
+    run = sync(timeout=0.5)
 
     assert run.status == SyncRun.Status.FAILED, run.error
     assert run.error and not run.error.startswith("Internal error"), run.error

@@ -36,8 +36,9 @@ ASANA_PATH = "/api/1.0/tasks"
 SNAPSHOT = ("external_id", "title", "description", "status", "priority", "due_at", "external_url", "removed_at")
 
 
-def pull(sponsor: Any, source: str) -> Any:
-    connector = get_connector(source, sleep=lambda s: None, policy=FAST, timeout=0.3)
+def pull(sponsor: Any, source: str, *, timeout: float = 30.0) -> Any:
+    """A pull; the fault pulls pass a short `timeout` so that a held answer times out."""
+    connector = get_connector(source, sleep=lambda s: None, policy=FAST, timeout=timeout)
     return sponsor_sync(sponsor=sponsor, source=source, trigger="manual", connector=connector)
 
 
@@ -75,7 +76,7 @@ def test_a_fault_fails_the_run_and_keeps_every_task(request: Any, source: str, f
 
     server.clear()
     serve_fault(server, path, fault, hang=hang)
-    run = pull(sponsor, source)
+    run = pull(sponsor, source, timeout=0.5)
 
     assert run.status == "failed" and run.error, (fault, run.error)
     assert (run.created, run.updated, run.removed) == (0, 0, 0)
