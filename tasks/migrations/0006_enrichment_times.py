@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0004_api_read_performance'),
+        ('tasks', '0005_web_push'),
     ]
 
     operations = [
