@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignDay, MetricRevision
+from campaigns.models import Campaign, CampaignDay, Channel, MetricRevision
 from integrations.connectors.metrics import MetricRow, MetricsPage
 from integrations.models import SyncRun
 from integrations.services import SyncRunLog
@@ -44,6 +44,11 @@ def revision_message(*, metric: str, day: dt.date, old: Decimal, new: Decimal) -
         return f"{label} for {when} revised from 0 to {new.normalize():f}", None
     change = (new - old) / old
     return f"{label} for {when} revised {change * 100:+.0f}%", change.quantize(Decimal("0.0001"))
+
+
+def _placeholder_name(channel: str, external_id: str) -> str:
+    """The name of a new campaign whose rows carry none (until a row brings one)."""
+    return f"{Channel(channel).label} campaign {external_id}"[:255]
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -111,7 +116,7 @@ class MetricsUpserter:
                     Campaign(
                         channel=channel,
                         external_id=external,
-                        name=latest[(channel, external)].campaign_name,
+                        name=latest[(channel, external)].campaign_name or _placeholder_name(channel, external),
                         status=latest[(channel, external)].campaign_status or Campaign.Status.UNKNOWN,
                         currency=latest[(channel, external)].currency or "USD",
                         sponsor_id=self._sponsor_for(latest[(channel, external)].campaign_name),
@@ -134,12 +139,13 @@ class MetricsUpserter:
         changed = []
         for key, row in latest.items():
             campaign = found[key]
-            fields = {"name": row.campaign_name}
+            # A row without a name keeps the stored one (never renamed to a placeholder).
+            fields = {"name": row.campaign_name} if row.campaign_name else {}
             if row.campaign_status:
                 fields["status"] = row.campaign_status
             if row.currency:
                 fields["currency"] = row.currency
-            if any(getattr(campaign, f) != v for f, v in fields.items()):
+            if fields and any(getattr(campaign, f) != v for f, v in fields.items()):
                 for f, v in fields.items():
                     setattr(campaign, f, v)
                 campaign.updated_at = now

@@ -229,7 +229,8 @@ def _refresh_grant(connection: Connection, *, refresh_token: str, client: httpx.
         answer = dict(oauth.parse_request_body_response(response.text))
     except OAuth2Error:
         raise
-    except (ValueError, Warning) as exc:
+    except (ValueError, TypeError, Warning) as exc:
+        # oauthlib raises TypeError for JSON that is not an object ([1, 2], null).
         raise _endpoint_error(connection, f"unreadable token answer (HTTP {response.status_code}): {exc}") from None
     if not answer.get("access_token"):
         raise _endpoint_error(connection, f"token answer without access_token (HTTP {response.status_code})")

@@ -17,12 +17,28 @@ class TaskAdmin(AuditedAdmin):
     search_fields = ("title", "description", "external_id", "notes")
     list_select_related = ("sponsor", "assignee")
     autocomplete_fields = ("sponsor", "lead", "assignee", "created_by")
-    readonly_fields = ("id", "position", "source", "external_id", "created_at", "updated_at", "completed_at")
+    readonly_fields = (
+        "id",
+        "position",
+        "source",
+        "external_id",
+        "enrichment_status",
+        "enrichment_error",
+        "enrichment_fetched_at",
+        "enrichment_checked_at",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    )
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("id", "title", "description", "status", "priority", "due_at", "notes")}),
         ("Links", {"fields": ("sponsor", "lead", "assignee", "created_by")}),
         ("Origin", {"fields": ("source", "external_id", "external_ref", "external_data")}),
+        (
+            "Enrichment",
+            {"fields": ("enrichment_status", "enrichment_error", "enrichment_fetched_at", "enrichment_checked_at")},
+        ),
         ("Bookkeeping", {"fields": ("position", "created_at", "updated_at", "completed_at")}),
     )
 

@@ -107,9 +107,19 @@ class TaskOut(Schema):
     external_url: str
     removed_at: dt.datetime | None = Field(description="When the source stopped listing this task (pulled tasks).")
     external_ref: str
-    external_data: Any = Field(description="The external item fetched for external_ref (null until fetched).")
-    enrichment_status: Literal["", "ok", "pending", "failed", "not_found"]
-    enrichment_error: str
+    external_data: Any = Field(
+        description="The item last fetched for external_ref (null until fetched; kept when a later fetch fails)."
+    )
+    enrichment_status: Literal["", "ok", "pending", "failed", "not_found"] = Field(
+        description="Outcome of the last fetch of external_ref: ok, not_found, pending (retried), failed."
+    )
+    enrichment_error: str = Field(description="Why the last fetch failed (empty after a good one).")
+    enrichment_fetched_at: dt.datetime | None = Field(
+        description="When external_data was last fetched successfully; a failed fetch keeps that data."
+    )
+    enrichment_checked_at: dt.datetime | None = Field(
+        description="When the external API was last asked, whatever it answered."
+    )
     position: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -165,6 +175,8 @@ def task_out(task: Task) -> dict[str, Any]:
         "external_data": task.external_data,
         "enrichment_status": task.enrichment_status,
         "enrichment_error": task.enrichment_error,
+        "enrichment_fetched_at": task.enrichment_fetched_at,
+        "enrichment_checked_at": task.enrichment_checked_at,
         "position": task.position,
         "created_at": task.created_at,
         "updated_at": task.updated_at,
@@ -263,6 +275,8 @@ def task_row_out(row: dict[str, Any]) -> dict[str, Any]:
         "external_data": row["external_data"],
         "enrichment_status": row["enrichment_status"],
         "enrichment_error": row["enrichment_error"],
+        "enrichment_fetched_at": _json_datetime(row["enrichment_fetched_at"]),
+        "enrichment_checked_at": _json_datetime(row["enrichment_checked_at"]),
         "position": row["position"],
         "created_at": _json_datetime(row["created_at"]),
         "updated_at": _json_datetime(row["updated_at"]),

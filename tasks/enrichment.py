@@ -4,7 +4,13 @@ its JSON is stored on the task as `external_data`, with `enrichment_status`:
 - ok         the item was fetched and stored;
 - not_found  the API answered 404 (or the reference cannot be an id);
 - pending    the API was down, slow or rate-limiting: a background job retries;
-- failed     the API answered something unusable (malformed JSON, an unexpected 4xx).
+- failed     the API answered something unusable (malformed JSON, JSON that is not an object,
+             an unexpected 4xx).
+
+A failed refresh never loses the data it meant to refresh: whatever the fault, `external_data`
+keeps the last good answer and `enrichment_fetched_at` says when that was, while the failure is
+recorded next to it (`enrichment_status`, `enrichment_error`, `enrichment_checked_at`). Only a
+changed or cleared `external_ref` drops the data, since it then describes another item.
 
 Settings: ENRICHMENT_BASE_URL (default https://jsonplaceholder.typicode.com) and
 ENRICHMENT_TIMEOUT (seconds, default 5: the whole request, not each read).
@@ -24,6 +30,7 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.services import audit_record
@@ -95,6 +102,10 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def _json_kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(value), "a number")
+
+
 def todo_fetch(ref: str, *, client: httpx.Client | None = None) -> dict[str, Any]:
     """GET {ENRICHMENT_BASE_URL}/todos/{ref}; returns the JSON object.
 
@@ -139,7 +150,9 @@ def todo_fetch(ref: str, *, client: httpx.Client | None = None) -> dict[str, Any
     except (ValueError, RecursionError) as exc:
         raise EnrichmentUpstreamError("The external API answered with malformed JSON.", retryable=False) from exc
     if not isinstance(data, dict):
-        raise EnrichmentUpstreamError("The external API answered with JSON that is not an object.", retryable=False)
+        raise EnrichmentUpstreamError(
+            f"The external API answered with JSON that is not an object ({_json_kind(data)}).", retryable=False
+        )
     try:
         return _storable(data)
     except RecursionError as exc:
@@ -148,15 +161,19 @@ def todo_fetch(ref: str, *, client: httpx.Client | None = None) -> dict[str, Any
         ) from exc
 
 
+# Written on every attempt; not by themselves worth an audit event (the retry job would log one
+# a minute while the API is down).
+_TIMESTAMPS = ("enrichment_checked_at", "enrichment_fetched_at")
+
+
 @transaction.atomic
-def _store(*, task: Task, ref: str, status: str, data: Any, error: str, actor: Actor, keep_data: bool) -> bool:
-    """Write the outcome unless the task's reference changed meanwhile; returns whether it wrote."""
+def _store(*, task: Task, ref: str, values: dict[str, Any], actor: Actor) -> bool:
+    """Write `values` unless the task's reference changed meanwhile; returns whether it wrote."""
     current = Task.objects.select_for_update().filter(pk=task.pk, external_ref=ref).first()
     if current is None:
         return False
-    values: dict[str, Any] = {"enrichment_status": status, "enrichment_error": error[:1000]}
-    if not keep_data:
-        values["external_data"] = data
+    if "enrichment_error" in values:
+        values["enrichment_error"] = values["enrichment_error"][:1000]
     changes = {k: (getattr(current, k), v) for k, v in values.items() if getattr(current, k) != v}
     if not changes:
         return True
@@ -165,37 +182,51 @@ def _store(*, task: Task, ref: str, status: str, data: Any, error: str, actor: A
     Task.objects.filter(pk=task.pk).update(**values)
     for name, value in values.items():
         setattr(task, name, value)
-    audit_record(
-        actor=actor,
-        action="task.enrich",
-        obj=current,
-        changes={k: v for k, v in changes.items() if k != "external_data"}
-        | ({"external_data": ("…", "(refreshed)")} if "external_data" in changes else {}),
-    )
+    audited = {k: v for k, v in changes.items() if k not in _TIMESTAMPS and k != "external_data"}
+    if "external_data" in changes:
+        # The item itself can be large: the trail says what happened to it, not its content.
+        before, after = changes["external_data"]
+        audited["external_data"] = (None if before is None else "…", "(cleared)" if after is None else "(refreshed)")
+    if audited:
+        audit_record(actor=actor, action="task.enrich", obj=current, changes=audited)
     return True
 
 
 def task_enrich(*, task: Task, actor: Actor, client: httpx.Client | None = None, new_ref: bool = False) -> Task:
     """Fetch the task's external item now and store it; returns the task (refreshed).
 
-    On failure the outcome is still stored (not_found / pending / failed, with the error) and the
-    matching error is raised: EnrichmentNotFound, EnrichmentTimeout or EnrichmentUpstreamError.
-    While a refresh is pending the last good data is kept, unless `new_ref` says the reference
-    just changed (then the old data describes another item). A task without an external_ref has
-    its enrichment cleared.
+    On failure the outcome is recorded (not_found / pending / failed, the error, the time of the
+    attempt) and the matching error is raised: EnrichmentNotFound, EnrichmentTimeout or
+    EnrichmentUpstreamError. Whatever the failure, the last good data stays, unless `new_ref`
+    says the reference just changed (then the old data describes another item and is dropped).
+    A task without an external_ref has its enrichment cleared.
     """
     ref = task.external_ref
+    now = timezone.now()
     if not ref:
-        _store(task=task, ref="", status="", data=None, error="", actor=actor, keep_data=False)
+        cleared = dict.fromkeys(("external_data", *_TIMESTAMPS)) | {"enrichment_status": "", "enrichment_error": ""}
+        _store(task=task, ref="", values=cleared, actor=actor)
         return task
     try:
         data = todo_fetch(ref, client=client)
     except EnrichmentError as exc:
-        # Keep the last good data while retrying; drop it when the item is gone.
-        keep = exc.status == Status.PENDING and not new_ref
-        _store(task=task, ref=ref, status=exc.status, data=None, error=str(exc), actor=actor, keep_data=keep)
+        failure: dict[str, Any] = {
+            "enrichment_status": exc.status,
+            "enrichment_error": str(exc),
+            "enrichment_checked_at": now,
+        }
+        if new_ref:
+            failure |= {"external_data": None, "enrichment_fetched_at": None}
+        _store(task=task, ref=ref, values=failure, actor=actor)
         raise
-    _store(task=task, ref=ref, status=Status.OK, data=data, error="", actor=actor, keep_data=False)
+    success = {
+        "external_data": data,
+        "enrichment_status": Status.OK,
+        "enrichment_error": "",
+        "enrichment_checked_at": now,
+        "enrichment_fetched_at": now,
+    }
+    _store(task=task, ref=ref, values=success, actor=actor)
     return task
 
 

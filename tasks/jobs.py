@@ -82,13 +82,17 @@ def enrichment_retry() -> int | None:
 
 
 def task_enrich(task_id: str) -> str | None:
-    """Enrich one task in the background (e.g. queued with async_task after a create)."""
+    """Refresh one task's external item in the background (e.g. queued with async_task); a
+    failure is recorded on the task and keeps its last good data, like every refresh."""
 
     def run() -> str:
         task = Task.objects.filter(pk=task_id).first()
         if task is None:
             return "gone"
-        enrichment.task_enrich_on_save(task=task, actor=Actor.system_job("enrichment"))
+        try:
+            enrichment.task_enrich(task=task, actor=Actor.system_job("enrichment"))
+        except enrichment.EnrichmentError as exc:
+            logger.info("Enrichment of task %s: %s (%s)", task.pk, exc, exc.status)
         return task.enrichment_status
 
     return _locked(f"task_enrich:{task_id}", run)

@@ -93,7 +93,14 @@ class Task(models.Model):
     enrichment_status = models.CharField(
         max_length=10, choices=EnrichmentStatus.choices, blank=True, default="", db_index=True
     )
-    enrichment_error = models.TextField(blank=True)
+    enrichment_error = models.TextField(blank=True, help_text="Why the last attempt failed (blank after a good one).")
+    # A failed refresh keeps external_data: these say how old it is and when it was last tried.
+    enrichment_fetched_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When external_data was last fetched successfully."
+    )
+    enrichment_checked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the external API was last asked, whatever it answered."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)

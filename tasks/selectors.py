@@ -134,6 +134,8 @@ API_COLUMNS = (
     "external_data",
     "enrichment_status",
     "enrichment_error",
+    "enrichment_fetched_at",
+    "enrichment_checked_at",
     "position",
     "created_at",
     "updated_at",

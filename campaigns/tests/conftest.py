@@ -5,3 +5,4 @@ from campaigns.tests.fakes import (  # noqa: F401
     no_ad_credentials,
 )
 from integrations.tests.fakes import platform, platform_server, sleeps  # noqa: F401
+from integrations.tests.faults import hang  # noqa: F401

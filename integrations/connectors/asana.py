@@ -46,6 +46,7 @@ OPT_FIELDS = (
     "memberships.project.gid,memberships.section.name,custom_fields.name,custom_fields.enum_value.name,"
     "assignee.email"
 )
+MAPPED_FIELDS = ("name", "completed", "due_on", "due_at", "notes")
 PROJECT_GID = re.compile(r"^\d{1,64}$")
 
 # Asana has no status field: a completed task is done; otherwise its section in the sponsor's
@@ -107,6 +108,11 @@ class AsanaConnector(Connector):
             page.errors.append(RecordError("Task has no gid.", raw=raw))
             return
         try:
+            # opt_fields come back even when empty (null): a task without one is broken, and
+            # read as empty it would wipe the task's title, date or notes.
+            missing = [name for name in MAPPED_FIELDS if name not in raw]
+            if missing:
+                raise ValueError(f"the task has no {', '.join(missing)} field")
             if raw.get("due_at"):
                 due_at = parse_datetime(raw["due_at"])
             elif raw.get("due_on"):

@@ -157,7 +157,7 @@ def _parse_into(page: MetricsPage, raw: Any) -> None:
             MetricRow(
                 channel="google_ads",
                 campaign_id=cid,
-                campaign_name=campaign_name(campaign.get("name"), fallback=f"Google Ads campaign {cid}"),
+                campaign_name=campaign_name(campaign.get("name")),
                 date=to_date(segments.get("date")),
                 impressions=to_count(metrics.get("impressions")),
                 clicks=to_count(metrics.get("clicks")),

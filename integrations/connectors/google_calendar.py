@@ -102,6 +102,11 @@ class GoogleCalendarConnector(Connector):
             body = json_body(self.get(url, params=params), platform=self.label)
             if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
                 raise ConnectorError("Google Calendar answered without an items list.")
+            # Every page of an events list carries nextPageToken or, on the last, nextSyncToken:
+            # an object with neither and no items is not an empty calendar (a full pull would
+            # mark every event removed).
+            if "items" not in body and not body.get("nextPageToken") and not body.get("nextSyncToken"):
+                raise ConnectorError("Google Calendar answered without an items list or a page or sync token.")
             page = Page(full=full)
             for raw in body.get("items", []):
                 self._parse_into(page, raw)

@@ -181,7 +181,7 @@ class _SheetsHTTPClient(HTTPClient):
             attempt += 1
             conn.requests_made += 1
             try:
-                return super().request(method, endpoint, *args, **kwargs)
+                return _json_object(super().request(method, endpoint, *args, **kwargs))
             except APIError as exc:
                 error = classify(exc.response)
             except requests.Timeout as exc:
@@ -205,6 +205,26 @@ class _SheetsHTTPClient(HTTPClient):
             conn.sleep(delay)
             if conn.on_wait is not None:
                 conn.on_wait()
+
+
+def _json_object(response: requests.Response) -> requests.Response:
+    """`response`, once its body is the JSON object every Sheets method answers with. Raises
+    ConnectorError for a malformed body or other JSON (a list, a string, null), so that no
+    caller reads a broken answer as an empty sheet."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise ConnectorError(
+            f"Google Sheets answered HTTP {response.status_code} with a body that is not JSON.",
+            status_code=response.status_code,
+        ) from None
+    if not isinstance(body, dict):
+        kind = "null" if body is None else type(body).__name__
+        raise ConnectorError(
+            f"Google Sheets answered with JSON that is not an object ({kind}).",
+            status_code=response.status_code,
+        )
+    return response
 
 
 def classify(response: requests.Response) -> ConnectorError:

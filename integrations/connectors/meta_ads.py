@@ -43,6 +43,7 @@ from integrations.connectors.metrics import (
     campaign_id,
     campaign_name,
     currency_code,
+    require_metrics,
     to_count,
     to_date,
     to_decimal,
@@ -197,11 +198,13 @@ def _parse_into(
         if channel is None:
             raise ValueError("the row has no publisher_platform")
         cid = campaign_id(raw.get("campaign_id"))
+        # Insights lists only days that delivered, so a row always carries some of these.
+        require_metrics(raw, ("impressions", "clicks", "spend"))
         page.rows.append(
             MetricRow(
                 channel=channel,
                 campaign_id=cid,
-                campaign_name=campaign_name(raw.get("campaign_name"), fallback=f"Meta campaign {cid}"),
+                campaign_name=campaign_name(raw.get("campaign_name")),
                 date=to_date(raw.get("date_start")),
                 impressions=to_count(raw.get("impressions")),
                 clicks=to_count(raw.get("clicks")),

@@ -71,7 +71,7 @@ class MetricRow:
 
     channel: str
     campaign_id: str
-    campaign_name: str
+    campaign_name: str  # "" when the platform sent none
     date: dt.date
     impressions: int
     clicks: int
@@ -153,9 +153,17 @@ def campaign_id(value: Any) -> str:
     return found
 
 
-def campaign_name(value: Any, *, fallback: str) -> str:
-    text = " ".join(storable(value).split())
-    return (text or fallback)[:NAME_MAX]
+def campaign_name(value: Any) -> str:
+    """The campaign's name as the platform sent it, or "" when it sent none: a row without a
+    name must not rename a campaign (the sync gives a new one a placeholder)."""
+    return " ".join(storable(value).split())[:NAME_MAX]
+
+
+def require_metrics(values: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Raise ValueError when the row carries none of `names`: read as zeros, such a row would
+    replace a stored day's numbers with nothing (a broken row fails alone instead)."""
+    if all(values.get(name) in (None, "") for name in names):
+        raise ValueError(f"the row has none of its metrics ({', '.join(names)})")
 
 
 def currency_code(value: Any) -> str:

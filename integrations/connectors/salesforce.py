@@ -56,6 +56,7 @@ FIELDS = (
     "LastModifiedDate",
     "Owner.Email",
 )
+MAPPED_FIELDS = ("Subject", "Status", "ActivityDate", "Description")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 BATCH_SIZE = 2000
 
@@ -141,6 +142,11 @@ class SalesforceConnector(Connector):
             page.errors.append(RecordError("Record has no Id.", raw=raw))
             return
         try:
+            # A query result carries every field it selects (null when empty): a record without
+            # one is broken, and read as empty it would wipe the task's title, date or notes.
+            missing = [name for name in MAPPED_FIELDS if name not in raw]
+            if missing:
+                raise ValueError(f"the record has no {', '.join(missing)} field")
             due_raw = raw.get("ActivityDate")
             due_at = parse_date(due_raw) if due_raw else None
             page.records.append(

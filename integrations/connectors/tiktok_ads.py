@@ -28,6 +28,7 @@ from integrations.connectors.metrics import (
     campaign_id,
     campaign_name,
     currency_code,
+    require_metrics,
     to_count,
     to_date,
     to_decimal,
@@ -207,11 +208,12 @@ def _parse_into(page: MetricsPage, raw: Any, *, currency: str) -> None:
         if not isinstance(dimensions, dict) or not isinstance(metrics, dict):
             raise ValueError("the row has no dimensions or metrics")
         cid = campaign_id(dimensions.get("campaign_id"))
+        require_metrics(metrics, ("impressions", "clicks", "spend"))
         page.rows.append(
             MetricRow(
                 channel="tiktok",
                 campaign_id=cid,
-                campaign_name=campaign_name(metrics.get("campaign_name"), fallback=f"TikTok campaign {cid}"),
+                campaign_name=campaign_name(metrics.get("campaign_name")),
                 date=to_date(dimensions.get("stat_time_day")),
                 impressions=to_count(metrics.get("impressions")),
                 clicks=to_count(metrics.get("clicks")),

@@ -7,4 +7,5 @@ from integrations.tests.fakes import (  # noqa: F401
     platform_server,
     sleeps,
 )
+from integrations.tests.faults import hang  # noqa: F401
 from integrations.tests.oauth_consent_fake import oauth_fake, oauth_server  # noqa: F401

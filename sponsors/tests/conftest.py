@@ -7,3 +7,4 @@ from integrations.tests.fakes import (  # noqa: F401
     platform_server,
     sleeps,
 )
+from integrations.tests.faults import hang  # noqa: F401

@@ -65,6 +65,8 @@ def test_create_returns_every_field_with_defaults(api: Any) -> None:
         "external_data",
         "enrichment_status",
         "enrichment_error",
+        "enrichment_fetched_at",
+        "enrichment_checked_at",
         "position",
         "created_at",
         "updated_at",

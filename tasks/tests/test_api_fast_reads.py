@@ -55,6 +55,8 @@ def varied_tasks() -> list[Task]:
             external_ref="7",
             external_data={"id": 7, "title": "délai", "nested": [1, 2.5, None, True, {"k": "v"}]},
             enrichment_status=Task.EnrichmentStatus.OK,
+            enrichment_fetched_at=dt.datetime(2026, 3, 1, 2, 3, 4, 567891, tzinfo=dt.UTC),
+            enrichment_checked_at=dt.datetime(2026, 3, 1, 2, 3, 4, 567891, tzinfo=dt.UTC),
         ),
         TaskFactory(
             title="whole seconds",
@@ -62,8 +64,12 @@ def varied_tasks() -> list[Task]:
             removed_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
             priority=Task.Priority.LOW,
             status=Task.Status.IN_PROGRESS,
+            external_ref="8",
+            external_data={"id": 8, "kept": "after a failed refresh"},
             enrichment_status=Task.EnrichmentStatus.FAILED,
-            enrichment_error="timeout",
+            enrichment_error="The external API answered with malformed JSON.",
+            enrichment_fetched_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            enrichment_checked_at=dt.datetime(2026, 2, 3, 4, 5, 6, 7000, tzinfo=dt.UTC),
         ),
     ]
     return [Task.objects.select_related("assignee").get(pk=t.pk) for t in tasks]

@@ -3,7 +3,10 @@ malformed; the service, the background retry and POST /api/v1/tasks/{id}/enrich.
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -90,12 +94,13 @@ def test_ok_stores_the_item(upstream: HTTPServer) -> None:
     assert event.changes["enrichment_status"] == ["", "ok"]
 
 
-def test_404_is_not_found(upstream: HTTPServer) -> None:
+def test_404_is_not_found_and_keeps_the_last_good_data(upstream: HTTPServer) -> None:
     upstream.expect_request("/todos/999").respond_with_json({}, status=404)
     task = TaskFactory(external_ref="999", external_data={"old": True}, enrichment_status="ok")
     with pytest.raises(EnrichmentNotFound):
         task_enrich(task=task, actor=actor())
-    assert stored(task) == ("not_found", None)
+    assert stored(task) == ("not_found", {"old": True})
+    assert "999" in task.enrichment_error and task.enrichment_checked_at is not None
 
 
 def test_500_leaves_it_pending_and_keeps_the_last_good_data(upstream: HTTPServer) -> None:
@@ -220,35 +225,114 @@ def test_api_enrich_ok(api: Any, upstream: HTTPServer) -> None:
     assert stored(task) == ("ok", TODO_1)
 
 
-@pytest.mark.parametrize(
-    ("setup", "status", "code", "left"),
-    [
-        (
-            lambda s: s.expect_request("/todos/1").respond_with_json({}, status=404),
-            404,
-            "EXTERNAL_NOT_FOUND",
-            "not_found",
-        ),
-        (
-            lambda s: s.expect_request("/todos/1").respond_with_data("x", status=500),
-            502,
-            "EXTERNAL_API_ERROR",
-            "pending",
-        ),
-        (lambda s: s.expect_request("/todos/1").respond_with_data("{nope"), 502, "EXTERNAL_API_ERROR", "failed"),
-        (lambda s: s.expect_request("/todos/1").respond_with_handler(slow), 504, "EXTERNAL_API_TIMEOUT", "pending"),
-    ],
-    ids=["404", "500", "malformed", "slow"],
-)
-def test_api_enrich_errors(api: Any, upstream: HTTPServer, setup: Any, status: int, code: str, left: str) -> None:
-    setup(upstream)
+# Every upstream fault, answered by the fake: (how it answers, the API's status and code, the
+# enrichment status left on the task, words the error detail must contain).
+FAULTS = {
+    "404": (lambda s: s.respond_with_json({}, status=404), 404, "EXTERNAL_NOT_FOUND", "not_found", "no item"),
+    "500": (lambda s: s.respond_with_data("x", status=500), 502, "EXTERNAL_API_ERROR", "pending", "HTTP 500"),
+    "hang": (lambda s: s.respond_with_handler(slow), 504, "EXTERNAL_API_TIMEOUT", "pending", "did not answer"),
+    "malformed": (lambda s: s.respond_with_data("{not json"), 502, "EXTERNAL_API_ERROR", "failed", "malformed JSON"),
+    "list": (lambda s: s.respond_with_data("[1,2]"), 502, "EXTERNAL_API_ERROR", "failed", "not an object (a list)"),
+    "string": (lambda s: s.respond_with_data('"x"'), 502, "EXTERNAL_API_ERROR", "failed", "not an object (a string)"),
+    "null": (lambda s: s.respond_with_data("null"), 502, "EXTERNAL_API_ERROR", "failed", "not an object (null)"),
+}
+
+
+def when(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_api_enrich_fault_keeps_the_last_good_data(
+    api: Any, upstream: HTTPServer, settings: Any, fault: tuple[Any, ...]
+) -> None:
+    answer, status, code, left, words = fault
+    upstream.expect_oneshot_request("/todos/1").respond_with_json(TODO_1)
     task = TaskFactory(external_ref="1", title="Keep me")
+    short = settings.ENRICHMENT_TIMEOUT
+    settings.ENRICHMENT_TIMEOUT = 10  # the good answer is never late, however busy the machine
+    good = api.post(f"/api/v1/tasks/{task.pk}/enrich").json()
+    settings.ENRICHMENT_TIMEOUT = short
+    assert (good["enrichment_status"], good["external_data"]) == ("ok", TODO_1)
+    assert good["enrichment_fetched_at"] == good["enrichment_checked_at"] is not None
+    events_before = AuditEvent.objects.filter(action="task.enrich").count()
+
+    answer(upstream.expect_request("/todos/1"))
     response = api.post(f"/api/v1/tasks/{task.pk}/enrich")
-    assert response.status_code == status
+    assert response.status_code == status, response.content
     body = response.json()
-    assert body["error_code"] == code and body["detail"]
-    task.refresh_from_db()  # the task is never lost
-    assert (task.title, task.enrichment_status) == ("Keep me", left)
+    assert body["error_code"] == code and words in body["detail"]
+
+    after = api.get(f"/api/v1/tasks/{task.pk}").json()
+    assert after["title"] == "Keep me"
+    assert after["external_data"] == TODO_1, "the last good data is kept"
+    assert after["enrichment_fetched_at"] == good["enrichment_fetched_at"], "and says how old it is"
+    assert (after["enrichment_status"], after["enrichment_error"]) == (left, body["detail"])
+    assert when(after["enrichment_checked_at"]) > when(good["enrichment_checked_at"])
+    assert [item for item in api.get("/api/v1/tasks").json()["items"] if item["id"] == str(task.pk)] == [after]
+    events = AuditEvent.objects.filter(action="task.enrich").order_by("pk")[events_before:]
+    recorded = {"enrichment_status": ["ok", left], "enrichment_error": ["", body["detail"]]}
+    assert [e.changes for e in events] == [recorded], "the trail records the failure, not a wipe"
+
+    # The same fault again is recorded (the time of the attempt) but is not news for the trail.
+    api.post(f"/api/v1/tasks/{task.pk}/enrich")
+    assert AuditEvent.objects.filter(action="task.enrich").count() == events_before + 1
+    assert api.get(f"/api/v1/tasks/{task.pk}").json()["external_data"] == TODO_1
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_background_retry_fault_keeps_the_last_good_data(upstream: HTTPServer, fault: tuple[Any, ...]) -> None:
+    answer, _, _, left, words = fault
+    answer(upstream.expect_request("/todos/1"))
+    fetched = timezone.now() - dt.timedelta(days=2)
+    task = TaskFactory(
+        external_ref="1", external_data=TODO_1, enrichment_status="pending", enrichment_fetched_at=fetched
+    )
+    jobs.enrichment_retry()  # the django-q2 entry point
+    task.refresh_from_db()
+    assert (task.external_data, task.enrichment_fetched_at) == (TODO_1, fetched)
+    assert task.enrichment_status == left and words in task.enrichment_error
+    assert task.enrichment_checked_at is not None and task.enrichment_checked_at > fetched
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_the_one_task_job_keeps_the_last_good_data(upstream: HTTPServer, fault: tuple[Any, ...]) -> None:
+    answer, _, _, left, words = fault
+    answer(upstream.expect_request("/todos/1"))
+    task = TaskFactory(external_ref="1", external_data=TODO_1, enrichment_status="ok")
+    assert jobs.task_enrich(str(task.pk)) == left  # the django-q2 entry point
+    task.refresh_from_db()
+    assert task.external_data == TODO_1 and words in task.enrichment_error
+
+
+def test_a_new_reference_that_fails_drops_the_other_items_data(api: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/2").respond_with_data("[1,2]", content_type="application/json")
+    task = TaskFactory(
+        external_ref="1", external_data=TODO_1, enrichment_status="ok", enrichment_fetched_at=timezone.now()
+    )
+    body = api.patch(f"/api/v1/tasks/{task.pk}", {"external_ref": "2"}).json()
+    assert (body["external_data"], body["enrichment_fetched_at"], body["enrichment_status"]) == (None, None, "failed")
+    event = AuditEvent.objects.get(action="task.enrich")
+    assert event.changes["external_data"] == ["…", "(cleared)"]
+
+
+def test_task_page_shows_kept_data_with_the_failed_attempt(web: Any, upstream: HTTPServer) -> None:
+    upstream.expect_request("/todos/1").respond_with_data("{not json", content_type="application/json")
+    task = TaskFactory(
+        external_ref="1",
+        external_data=TODO_1,
+        enrichment_status="ok",
+        enrichment_fetched_at=dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC),
+    )
+    page = web.get(f"/tasks/{task.pk}/").content.decode()
+    assert "Last refreshed" in page and "last attempt failed" not in page
+    with pytest.raises(EnrichmentUpstreamError):
+        task_enrich(task=task, actor=actor())
+    page = web.get(f"/tasks/{task.pk}/").content.decode()
+    assert "delectus aut autem" in page
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert "Last refreshed March 4, 2026, 5:06 a.m." in text
+    assert "last attempt failed: The external API answered with malformed JSON." in text
 
 
 def test_api_enrich_unknown_task_and_no_reference(api: Any, anon_api: Any) -> None:
