@@ -17,7 +17,7 @@ from integrations.connection_services import connection_delete
 from integrations.connection_verify import ConnectionExists, ConnectionRefused, connection_add, connection_test
 from integrations.environment import EnvironmentConnection, environment_connection
 from integrations.models import Connection
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -104,6 +104,7 @@ def _find(connection_id: str) -> Connection | EnvironmentConnection:
 
 @router.get("/connections", response={200: list[ConnectionOut], **error_responses(403)}, summary="Connections")
 def list_connections(request: HttpRequest, platform: PlatformT | None = None) -> list[dict[str, Any]]:
+    reject_unknown_query(request, names=("platform",))
     _staff(request)
     return [_out(c) for c in selectors.connection_list_all(platform=platform)]
 
@@ -112,6 +113,7 @@ def list_connections(request: HttpRequest, platform: PlatformT | None = None) ->
     "/connections/{connection_id}", response={200: ConnectionOut, **error_responses(403, 404)}, summary="Connection"
 )
 def get_connection(request: HttpRequest, connection_id: str) -> dict[str, Any]:
+    reject_unknown_query(request)
     _staff(request)
     return _out(_find(connection_id))
 

@@ -13,7 +13,7 @@ from pydantic import ConfigDict
 from accounts.actor import ORIGIN_API, Actor
 from tasks import push
 from tasks.models import PushSubscription
-from tracker_project.api_errors import ApiError
+from tracker_project.api_errors import ApiError, reject_unknown_query
 from tracker_project.api_fields import MAX_DB_ID, SafeText
 from tracker_project.api_schemas import error_responses
 
@@ -85,6 +85,7 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     summary="Your devices that receive push notifications",
 )
 def list_push_subscriptions(request: HttpRequest) -> dict[str, Any]:
+    reject_unknown_query(request)
     items = [subscription_out(s) for s in push.push_subscriptions_of(user=_user(request))]
     return {
         "items": items,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -30,7 +31,6 @@ from accounts.services import api_key_create
 from tasks.models import Task
 from tasks.tests.factories import SponsorFactory, TaskFactory
 from tracker_project.api import api
-from tracker_project.wsgi import application
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # Same examples on every CI run unless FUZZ_RANDOM=1 (for long exploratory runs).
@@ -47,7 +47,21 @@ CHECKS = [
 # The published schema (what /api/v1/openapi.json serves to anyone),
 # built without a request since the database does not exist yet at collection time.
 schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api/v1/"))
-schema.app = application
+
+
+class _AppBuiltOnFirstCall:
+    """The WSGI app, built on the first request: by then the suite's plain-HTTP settings are in
+    force, and middleware reads its settings when it is built (SecurityMiddleware's SSL redirect)."""
+
+    handler: WSGIHandler | None = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self.handler is None:
+            self.handler = WSGIHandler()
+        return self.handler(environ, start_response)
+
+
+schema.app = _AppBuiltOnFirstCall()
 schema.location = "/api/v1/openapi.json"
 schema.config.generation.update(max_examples=FUZZ_EXAMPLES)
 

@@ -50,12 +50,15 @@ class BodyNotJson(ValueError):
     """The request body could not be parsed as JSON (raised by the API's parser)."""
 
 
-def reject_unknown_query(request: HttpRequest, schema: type[BaseModel] | None = None) -> None:
+def reject_unknown_query(
+    request: HttpRequest, schema: type[BaseModel] | None = None, *, names: tuple[str, ...] = ()
+) -> None:
     """django-ninja ignores query parameters it does not know; a typo (`?sponsor=1` for
     `?sponsor_id=1`) must not silently return unfiltered data, so every list endpoint refuses
     them (422, each unknown name in `loc`, the accepted ones in `msg`). `schema`: the
-    endpoint's query schema, None when it takes no query parameters."""
-    known = list(schema.model_fields) if schema is not None else []
+    endpoint's query schema, None when it takes no query parameters; `names`: plain query
+    parameters declared on the endpoint itself."""
+    known = [*(schema.model_fields if schema is not None else []), *names]
     unknown = sorted(set(request.GET) - set(known))
     if unknown:
         takes = f"this endpoint takes {', '.join(known)}." if known else "this endpoint takes no query parameters."
