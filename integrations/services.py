@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from integrations.breaker import breaker_announce, breaker_record_run
 from integrations.connectors.base import storable
 from integrations.models import MAX_RECORD_ERRORS, ConnectorState, SyncRecordError, SyncRun
 
@@ -314,7 +315,9 @@ def connector_state_after_run(
     details: dict[str, Any] | None = None,
 ) -> ConnectorState:
     """Record a finished run on its connector state. The cursor moves only for a run that
-    completed (its data is committed); a failed run keeps the old one."""
+    completed (its data is committed); a failed run keeps the old one. The run also counts
+    towards the scope's circuit breaker (integrations/breaker.py); staff hear when it opens."""
+
     state, _ = ConnectorState.objects.select_for_update().get_or_create(connector=run.connector, scope=run.scope)
     now = timezone.now()
     state.last_run = run
@@ -330,8 +333,11 @@ def connector_state_after_run(
             state.cursor_target = cursor_target
     if details:
         state.details = {**(state.details or {}), **details}
+    opened = breaker_record_run(state=state, run=run)
     state.updated_at = now
     state.save()
+    if opened:
+        breaker_announce(state=state)
     return state
 
 
