@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from werkzeug import Response
 
+from conftest import SimClock
 from integrations.models import ConnectorState, SyncRun
 from integrations.tests.fakes import SF_QUERY_PATH, sf_page, sf_task
 from sponsors.jobs import sponsor_pull_all
@@ -23,23 +24,6 @@ from tasks.models import Notification
 pytestmark = pytest.mark.django_db
 
 MINUTE = dt.timedelta(minutes=1)
-
-
-class SimClock:
-    """The simulated clock: every `timezone.now()` (run rows, the breaker) reads it."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> dt.datetime:
-        return self.current
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> SimClock:
-    sim = SimClock(timezone.now().replace(second=0, microsecond=0))
-    monkeypatch.setattr(timezone, "now", sim)
-    return sim
 
 
 @pytest.fixture
