@@ -52,6 +52,8 @@ def breaker_record_run(*, state: ConnectorState, run: SyncRun) -> bool:
         return False
     state.consecutive_failures += 1
     if state.consecutive_failures < breaker_threshold():
+        # Closed (or left open under a lower threshold that has since been raised).
+        state.breaker_open_until = state.breaker_opened_at = None
         return False
     ended = run.finished_at or timezone.now()
     retry_at = ended + breaker_wait(state.consecutive_failures)
