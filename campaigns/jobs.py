@@ -10,11 +10,10 @@ import logging
 
 from campaigns import services
 from campaigns.alerts import alerts_evaluate
-from integrations.breaker import breaker_allows
 from integrations.connectors.metrics import METRICS_CONNECTORS
 from integrations.models import SyncRun
 from integrations.queue import enqueue
-from integrations.services import sync_run_queue
+from integrations.services import breaker_allows, sync_run_queue
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ ask the breaker, so a person can always try; their outcome counts like any other
 
 Skipped scheduled runs leave no SyncRun row (a paused scope would otherwise add one a minute to
 the history); the paused state is on the ConnectorState, shown by the sync centre and the API.
-Staff are told once per opening, through `integrations.signals.sync_breaker_opened`.
+Staff are told once per opening, through `integrations.signals.sync_breaker_opened`. This
+module is the policy; the writes go through integrations/services.py (`breaker_allows`,
+`connector_state_after_run`), the one writer of ConnectorState.
 """
 
 from __future__ import annotations
@@ -82,19 +84,3 @@ def breaker_announce(*, state: ConnectorState) -> None:
             dedupe_key=key,
         )
     )
-
-
-@transaction.atomic
-def breaker_allows(*, connector: str, scope: str, now: dt.datetime | None = None) -> bool:
-    """May the schedule run (connector, scope) at `now`? True when the breaker is closed, or
-    open and its wait is over: that run is the step's one probe, so the next try moves on at
-    once to the following step (a second tick before the probe ends is held back)."""
-    now = now or timezone.now()
-    state = ConnectorState.objects.select_for_update().filter(connector=connector, scope=scope).first()
-    if state is None or state.breaker_open_until is None:
-        return True
-    if now < state.breaker_open_until:
-        return False
-    state.breaker_open_until = now + breaker_wait(state.consecutive_failures + 1)
-    state.save(update_fields=["breaker_open_until"])
-    return True

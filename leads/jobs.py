@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from integrations.breaker import breaker_allows
 from integrations.connectors.google_sheets import GoogleSheetsConnector
 from integrations.models import SyncRun
+from integrations.services import breaker_allows
 from leads import services
 from leads.selectors import CONNECTOR
 

@@ -7,10 +7,9 @@ import logging
 
 from django.utils import timezone
 
-from integrations.breaker import breaker_allows
 from integrations.models import SyncRun
 from integrations.queue import enqueue
-from integrations.services import sync_run_queue, sync_runs_prune
+from integrations.services import breaker_allows, sync_run_queue, sync_runs_prune
 from sponsors import services
 from sponsors.models import Sponsor
 
