@@ -1,7 +1,8 @@
-"""Shared fixtures: users, API keys, API clients, and a database-agnostic marker."""
+"""Shared fixtures: users, API keys, API clients, a simulated clock, and a database-agnostic marker."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.services import api_key_create
@@ -153,3 +155,21 @@ def staff_web(client: Client, staff_user: Any) -> Client:
 @pytest.fixture
 def actor(user: Any) -> Actor:
     return Actor(origin="web", user=user)
+
+
+class SimClock:
+    """A simulated clock: while the `clock` fixture is active every `timezone.now()` reads
+    `current` (run rows, the circuit breaker, notifications), so minutes pass without sleeping."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SimClock:
+    sim = SimClock(timezone.now().replace(second=0, microsecond=0))
+    monkeypatch.setattr(timezone, "now", sim)
+    return sim

@@ -5,6 +5,7 @@ connector; each job upserts its look-back window and then evaluates the alert ru
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from campaigns import services
@@ -12,17 +13,20 @@ from campaigns.alerts import alerts_evaluate
 from integrations.connectors.metrics import METRICS_CONNECTORS
 from integrations.models import SyncRun
 from integrations.queue import enqueue
-from integrations.services import sync_run_queue
+from integrations.services import breaker_allows, sync_run_queue
 
 logger = logging.getLogger(__name__)
 
 
-def campaign_sync_all(trigger: str = SyncRun.Trigger.SCHEDULE) -> int:
+def campaign_sync_all(trigger: str = SyncRun.Trigger.SCHEDULE, now: dt.datetime | None = None) -> int:
     """Queue one metrics sync per connector, each isolated (one failing never stops the others;
-    a sync still queued or running is not queued twice). Returns how many were queued."""
+    a sync still queued or running is not queued twice; a scheduled one whose circuit breaker
+    is open waits for its next try). Returns how many were queued."""
     queued = 0
     for key in METRICS_CONNECTORS:
         try:
+            if trigger == SyncRun.Trigger.SCHEDULE and not breaker_allows(connector=key, scope=services.SCOPE, now=now):
+                continue
             run, created = sync_run_queue(connector=key, scope=services.SCOPE, trigger=trigger)
         except Exception:
             logger.exception("Could not queue the %s campaign sync", key)

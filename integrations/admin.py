@@ -57,10 +57,29 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 @admin.register(ConnectorState)
 class ConnectorStateAdmin(admin.ModelAdmin):
-    list_display = ("connector", "scope", "needs_reauth", "last_success_at", "last_error_at", "cursor_target")
+    list_display = (
+        "connector",
+        "scope",
+        "needs_reauth",
+        "last_success_at",
+        "last_error_at",
+        "consecutive_failures",
+        "breaker_open_until",
+        "cursor_target",
+    )
     list_filter = ("connector", "needs_reauth")
     search_fields = ("scope", "last_error")
-    readonly_fields = ("last_run", "updated_at", "last_success_at", "last_error", "last_error_at", "details")
+    readonly_fields = (
+        "last_run",
+        "updated_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "breaker_open_until",
+        "breaker_opened_at",
+        "details",
+    )
     actions = ["forget_cursor"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -74,6 +74,12 @@ class SyncRunQuery(Schema):
     trigger: TriggerT | None = None
 
 
+class PausedScopeOut(Schema):
+    scope: str
+    consecutive_failures: int
+    paused_until: dt.datetime
+
+
 class ConnectorOut(Schema):
     key: str
     label: str
@@ -87,6 +93,11 @@ class ConnectorOut(Schema):
     last_error_at: dt.datetime | None
     running_run_ids: list[int]
     last_run_id: int | None
+    consecutive_failures: int = Field(description="The longest run of failed syncs in a row over its scopes.")
+    paused_until: dt.datetime | None = Field(
+        description="Scheduled runs paused by the circuit breaker: the soonest next try (manual runs always try)."
+    )
+    paused_scopes: list[PausedScopeOut]
 
 
 class ScheduleOut(Schema):

@@ -148,6 +148,11 @@ class ConnectorState(models.Model):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The circuit breaker (integrations/breaker.py): failed runs in a row, and while it is open,
+    # when the schedule may try again (one probe per step); both cleared by a run that succeeds.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    breaker_open_until = models.DateTimeField(null=True, blank=True)
+    breaker_opened_at = models.DateTimeField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -165,6 +170,11 @@ class ConnectorState(models.Model):
         return self.last_error_at is not None and (
             self.last_success_at is None or self.last_error_at > self.last_success_at
         )
+
+    @property
+    def is_paused(self) -> bool:
+        """The breaker is open: scheduled runs wait for `breaker_open_until` (manual ones do not)."""
+        return self.breaker_open_until is not None
 
 
 # The names of the secrets a connection may hold (all encrypted together in one column).

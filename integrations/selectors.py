@@ -78,6 +78,14 @@ class ConnectorHealth:
     running: list[SyncRun] = field(default_factory=list)
     last_run: SyncRun | None = None
     schedule: Any = None  # the ScheduleState that runs it, when the caller looks it up
+    # Scopes whose circuit breaker is open (integrations/breaker.py), soonest next try first.
+    paused: list[ConnectorState] = field(default_factory=list)
+    consecutive_failures: int = 0  # the longest failing streak over its scopes
+
+    @property
+    def paused_until(self) -> dt.datetime | None:
+        """The next scheduled try of a paused scope (the soonest), or None when none is paused."""
+        return self.paused[0].breaker_open_until if self.paused else None
 
     @property
     def mode(self) -> str:
@@ -97,12 +105,23 @@ class ConnectorHealth:
             "last_error_at": self.last_error_at,
             "running_run_ids": [run.pk for run in self.running],
             "last_run_id": self.last_run.pk if self.last_run else None,
+            "consecutive_failures": self.consecutive_failures,
+            "paused_until": self.paused_until,
+            "paused_scopes": [
+                {
+                    "scope": state.scope,
+                    "consecutive_failures": state.consecutive_failures,
+                    "paused_until": state.breaker_open_until,
+                }
+                for state in self.paused
+            ],
         }
 
 
 def connector_health() -> list[ConnectorHealth]:
     """Each registered connector: live or demo, last success and last error over all its
-    scopes, how many scopes fail or need new credentials, and its runs in progress."""
+    scopes, how many scopes fail or need new credentials, which are paused by their circuit
+    breaker, and its runs in progress."""
     rows = {
         row["connector"]: row
         for row in ConnectorState.objects.values("connector").annotate(
@@ -110,8 +129,12 @@ def connector_health() -> list[ConnectorHealth]:
             needs_reauth=Count("id", filter=Q(needs_reauth=True)),
             last_success_at=Max("last_success_at"),
             last_error_at=Max("last_error_at"),
+            consecutive_failures=Max("consecutive_failures"),
         )
     }
+    paused: dict[str, list[ConnectorState]] = {}
+    for state in ConnectorState.objects.filter(breaker_open_until__isnull=False).order_by("breaker_open_until"):
+        paused.setdefault(state.connector, []).append(state)
     failing = {
         row["connector"]: row["n"]
         for row in ConnectorState.objects.filter(last_error_at__isnull=False)
@@ -137,6 +160,8 @@ def connector_health() -> list[ConnectorHealth]:
             last_success_at=row.get("last_success_at"),
             last_error_at=row.get("last_error_at"),
             running=running.get(key, []),
+            paused=paused.get(key, []),
+            consecutive_failures=row.get("consecutive_failures") or 0,
         )
         if health.last_error_at is not None:
             latest_error = (

@@ -9,7 +9,7 @@ import logging
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from integrations.breaker import breaker_announce, breaker_record_run, breaker_wait
 from integrations.connectors.base import storable
 from integrations.models import MAX_RECORD_ERRORS, ConnectorState, SyncRecordError, SyncRun
 
@@ -314,7 +315,9 @@ def connector_state_after_run(
     details: dict[str, Any] | None = None,
 ) -> ConnectorState:
     """Record a finished run on its connector state. The cursor moves only for a run that
-    completed (its data is committed); a failed run keeps the old one."""
+    completed (its data is committed); a failed run keeps the old one. The run also counts
+    towards the scope's circuit breaker (integrations/breaker.py); staff hear when it opens."""
+
     state, _ = ConnectorState.objects.select_for_update().get_or_create(connector=run.connector, scope=run.scope)
     now = timezone.now()
     state.last_run = run
@@ -330,9 +333,28 @@ def connector_state_after_run(
             state.cursor_target = cursor_target
     if details:
         state.details = {**(state.details or {}), **details}
+    opened = breaker_record_run(state=state, run=run)
     state.updated_at = now
     state.save()
+    if opened:
+        breaker_announce(state=state)
     return state
+
+
+@transaction.atomic
+def breaker_allows(*, connector: str, scope: str, now: datetime | None = None) -> bool:
+    """May the schedule run (connector, scope) at `now`? True when the breaker is closed, or
+    open and its wait is over: that run is the step's one probe, so the next try moves on at
+    once to the following step (a second tick before the probe ends is held back)."""
+    now = now or timezone.now()
+    state = ConnectorState.objects.select_for_update().filter(connector=connector, scope=scope).first()
+    if state is None or state.breaker_open_until is None:
+        return True
+    if now < state.breaker_open_until:
+        return False
+    state.breaker_open_until = now + breaker_wait(state.consecutive_failures + 1)
+    state.save(update_fields=["breaker_open_until"])
+    return True
 
 
 @transaction.atomic

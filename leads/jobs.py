@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from integrations.connectors.google_sheets import GoogleSheetsConnector
 from integrations.models import SyncRun
+from integrations.services import breaker_allows
 from leads import services
+from leads.selectors import CONNECTOR
 
 
-def lead_sync_scheduled() -> str:
-    """The schedule (every 5 minutes): one incremental sync, unless one is already running."""
+def lead_sync_scheduled(now: dt.datetime | None = None) -> str:
+    """The schedule (every 5 minutes): one incremental sync, unless one is already running or
+    the sheet's circuit breaker is open and its next try is after `now` (then no run at all)."""
+    if not breaker_allows(connector=CONNECTOR, scope=GoogleSheetsConnector.settings_scope(), now=now):
+        return "skipped: paused after repeated failures"
     run = services.lead_sheet_sync(trigger=SyncRun.Trigger.SCHEDULE)
     skip = getattr(run, "skip_reason", "")
     return f"run {run.pk}: {'skipped, ' + skip if skip else run.status}"

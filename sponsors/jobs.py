@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.utils import timezone
 
 from integrations.models import SyncRun
 from integrations.queue import enqueue
-from integrations.services import sync_run_queue, sync_runs_prune
+from integrations.services import breaker_allows, sync_run_queue, sync_runs_prune
 from sponsors import services
 from sponsors.models import Sponsor
 
 logger = logging.getLogger(__name__)
 
 
-def sponsor_pull_all(trigger: str = SyncRun.Trigger.SCHEDULE) -> int:
+def sponsor_pull_all(trigger: str = SyncRun.Trigger.SCHEDULE, now: dt.datetime | None = None) -> int:
     """The scheduled pull: queue one job per active sponsor × mapped platform, each isolated
-    (one failing never stops the others; a pull still queued or running is not queued twice).
-    Returns how many were queued."""
+    (one failing never stops the others; a pull still queued or running is not queued twice;
+    a scheduled pull whose circuit breaker is open waits, without a run row, until its next
+    try at `now` or later). Returns how many were queued."""
     queued = 0
     for sponsor in Sponsor.objects.active().order_by("pk"):
         for source in sponsor.mapped_sources():
             try:
+                if trigger == SyncRun.Trigger.SCHEDULE and not breaker_allows(
+                    connector=source, scope=sponsor.sync_scope, now=now
+                ):
+                    continue
                 run, created = sync_run_queue(
                     connector=source, scope=sponsor.sync_scope, trigger=trigger, sponsor_id=sponsor.pk
                 )

@@ -336,6 +336,10 @@ SYNC_REQUEUE_AFTER = env.int("SYNC_REQUEUE_AFTER", default=300)
 SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=30)
 SYNC_QUIET_RUN_RETENTION_HOURS = env.int("SYNC_QUIET_RUN_RETENTION_HOURS", default=24)
 SYNC_JOBS_INLINE = env.bool("SYNC_JOBS_INLINE", default=False)
+# Circuit breaker of the scheduled syncs (integrations/breaker.py): failed runs in a row that
+# pause a scope's schedule, and the longest back-off between probe runs.
+SYNC_BREAKER_THRESHOLD = env.int("SYNC_BREAKER_THRESHOLD", default=5)
+SYNC_BREAKER_MAX_MINUTES = env.int("SYNC_BREAKER_MAX_MINUTES", default=60)
 
 # --- Leads: the Google Sheet, synced both ways (a built-in demo sheet while GOOGLE_SHEET_ID is unset)
 GOOGLE_SHEET_ID = env.str("GOOGLE_SHEET_ID", default="")
