@@ -103,12 +103,16 @@ SILENCED_SYSTEM_CHECKS = ["models.W038"]
 # --- Cache (allauth login rate limits, API rate limits) -------------------------------------
 # Shared across processes in both modes: Redis when REDIS_URL is set, else a database table.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a Redis connect or reply may take before the call fails (then the API answers without
+# rate limiting, or 503 where Redis is needed); without it an unreachable Redis hangs requests.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=2.0)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tracker"),
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
 else:
@@ -137,7 +141,11 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
-    Q_CLUSTER["redis"] = REDIS_URL
+    # The same timeouts for the broker (the pusher's BLPOP waits 1 s, so replies get longer).
+    Q_CLUSTER["redis"] = (
+        f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
+        f"socket_connect_timeout={REDIS_TIMEOUT:g}&socket_timeout={REDIS_TIMEOUT + 3:g}"
+    )
 # A cluster whose heartbeat is older than this is reported "down" by the health endpoints.
 Q_HEARTBEAT_MAX_AGE = env.int("Q_HEARTBEAT_MAX_AGE", default=90)
 
