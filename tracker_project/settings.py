@@ -125,12 +125,16 @@ else:
 
 # --- django-q2 ------------------------------------------------------------------------------
 # retry must exceed timeout, or a long task is handed to a second worker while still running.
+# A job whose worker died (killed, out of memory) is not acknowledged, and the ORM broker hands it
+# out again `retry` seconds after it was taken; the job locks (tasks/jobs.py) expire between the
+# two. At least 10 s apart: a timed-out worker is killed up to ~4 s after `timeout`.
 Q_TIMEOUT = env.int("Q_TIMEOUT", default=300)
+Q_RETRY = Q_TIMEOUT + max(10, env.int("Q_RETRY_MARGIN", default=60))
 Q_CLUSTER = {
     "name": "tracker",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": Q_TIMEOUT,
-    "retry": Q_TIMEOUT + 60,
+    "retry": Q_RETRY,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 500,
