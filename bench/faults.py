@@ -1,7 +1,8 @@
-"""Fault runs: the django-q2 cluster killed in the middle of a sponsor pull, and PostgreSQL
-restarted while API requests are in flight. Each checks the data and the service afterwards.
+"""Fault runs: the django-q2 cluster killed in the middle of a sponsor pull, one worker killed
+in the middle of a job, PostgreSQL and Redis restarted while API requests are in flight. Each
+checks the data and the service afterwards.
 
-    python bench/faults.py [qcluster|postgres|all] [--short]
+    python bench/faults.py [qcluster|worker|postgres|redis|all] [--short]
 
 qcluster  A local fake Salesforce serves --records tasks in pages of --page-size, each page
           after --page-delay seconds. The database `tracker_load_faults` is made with production
@@ -25,6 +26,18 @@ postgres  A private PostgreSQL (initdb + pg_ctl, run as the `postgres` user when
           --recover seconds of PostgreSQL being back, with no manual step, and every request
           after that plus a short grace answers without a 5xx; /health says 503 while the
           database is down and 200 after; every acknowledged create is in the database.
+
+redis     A private redis-server (its own port, no persistence: a restart loses every key) is
+          REDIS_URL for gunicorn and a cluster (cache, rate limits, Redis broker; database
+          `tracker_load_redisfault` on the shared PostgreSQL). API clients, a dashboard page, a
+          person signing in and /health run without pause; Redis is stopped for --redis-outage
+          seconds and started again. Checks: no request hangs; no 5xx other than 503, each with
+          the envelope (API, Retry-After) or the 'try again' page; requests that started after
+          the server had exited and ended before it was started again were all answered 2xx by
+          the API and /health (the database suffices); from --grace seconds after Redis is back
+          everything answers 2xx, sign-in too; a key counted up to its rate limit in the new
+          Redis is refused with 429; a job queued after the restart runs and /health reports the
+          cluster again (the broker came back by itself); every acknowledged create is stored.
 
 Exit status: 0 every check passed, 1 a check failed (each is listed), 2 could not run.
 """
@@ -71,6 +84,9 @@ from sponsor_pull import API_VERSION, QUERY_PATH, account_id, render_pages
 QCLUSTER_DB = "tracker_load_faults"
 PG_DB = "tracker_load_pgfault"
 REDIS_URL = "redis://127.0.0.1:6379/5"
+REDIS_DB = "tracker_load_redisfault"
+# The load key stays far below it; the probe key is counted up to it.
+REDIS_RATE_LIMIT = "10000/10"
 
 
 class Failures:
@@ -644,6 +660,306 @@ def _judge_postgres(
     failures.check(not early, f"no error before the outage ({len(early)})")
 
 
+# --- Redis restarted under load ---------------------------------------------------------------
+class PrivateRedis:
+    """A throwaway redis-server on its own port, with no persistence: a restart loses every key
+    (rate-limit counters, the API key generation, the broker's queue and stats), the harder
+    case. The machine's shared Redis is never touched."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise BenchError("redis-server not found (install Debian's redis-server package)")
+        self.binary = binary
+        self.root = Path(tempfile.mkdtemp(prefix="tracker_load_redis_"))
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and return once it answers PING."""
+        log = (self.root / "redis.log").open("ab")
+        cmd = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self.root),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not self.answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"redis-server on port {self.port} did not start (see {self.root}/redis.log)")
+            time.sleep(0.05)
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """SIGTERM and wait for the process to exit: once this returns, the port refuses connections."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def login_client(base: str, username: str, password: str, stop_at: float, run: PgRun) -> None:
+    """A person signing in again and again (allauth's login rate limits live in the cache)."""
+    import httpx
+
+    while time.monotonic() < stop_at:
+        start = time.monotonic()
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as http:
+            try:
+                page = http.get("/accounts/login/")
+                token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+                response = page
+                if page.status_code == 200 and token:
+                    response = http.post(
+                        "/accounts/login/",
+                        data={"login": username, "password": password, "csrfmiddlewaretoken": token[1]},
+                        headers={"Referer": f"{base}/accounts/login/"},
+                    )
+            except Exception as exc:
+                outcome = Outcome("login", start, time.monotonic(), 0, error=f"{type(exc).__name__}: {exc}"[:200])
+            else:
+                outcome = Outcome(
+                    "login", start, time.monotonic(), response.status_code, response.headers.get("Content-Type", ""),
+                    response.text[:2000], response.headers.get("Retry-After", ""),
+                )  # fmt: skip
+        with run.lock:
+            run.outcomes.append(outcome)
+        time.sleep(0.5)
+
+
+# Counts hits of the probe key's rate limit through the product's own code (so with the server's
+# settings, key names and Redis) until it is limited; prints how many it took.
+_FILL_RATE_LIMIT = """
+from accounts.models import ApiKey
+from accounts.ratelimit import rate_limit_check
+pk = ApiKey.objects.get(user__username="probe").pk
+n = 1
+while rate_limit_check(f"key:{pk}") is None and n < 1_000_000:
+    n += 1
+print(n)
+"""
+_ENQUEUE = """
+from integrations.queue import enqueue
+enqueue("math.floor", 2.5, task_name=%r)
+"""
+
+
+def _job_result(db_url: str, name: str) -> tuple[bool, str] | None:
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT success, result FROM django_q_task WHERE name = %s", [name]).fetchone()
+    return None if row is None else (bool(row[0]), str(row[1]))
+
+
+def run_redis(args: argparse.Namespace, failures: Failures) -> None:
+    say(f"\n== Redis stopped for {args.redis_outage:g} s under load ({args.clients} clients, REDIS_URL set)")
+    redis = PrivateRedis()
+    cluster: Cluster | None = None
+    try:
+        redis.start()
+        say(f"  private redis-server on 127.0.0.1:{redis.port}")
+        reset_database(REDIS_DB)
+        env = production_env(db_name=REDIS_DB, redis_url=redis.url, rate_limit=REDIS_RATE_LIMIT)
+        env.update(SECRET_KEY=secrets.token_urlsafe(50), Q_WORKERS="1")
+        db_url = env["DATABASE_URL"]
+        manage(env, "migrate", "--noinput")
+        key = create_api_key(env, "faults")
+        probe_key = create_api_key(env, "probe")
+        password = secrets.token_urlsafe(16)
+        manage(
+            {**env, "DJANGO_SUPERUSER_PASSWORD": password},
+            "createsuperuser", "--noinput", "--username", "web", "--email", "web@example.com",
+        )  # fmt: skip
+        cluster = Cluster(env, Path(tempfile.gettempdir()) / f"tracker_load_redisfault_qcluster_{os.getpid()}.log")
+        cluster.start()
+        manage(env, "shell", "-c", _ENQUEUE % "before-redis-restart")
+        before = wait_for(lambda: _job_result(db_url, "before-redis-restart"), 90, "the job queued before the outage")
+        failures.check(before[0], f"a job queued before the outage ran on the Redis broker ({before})")
+        port = free_port()
+        with gunicorn(
+            "tracker_project.wsgi:application",
+            env=env,
+            workers=3,
+            port=port,
+            ready_path="/api/v1/tasks?limit=1",
+            headers={"X-API-Key": key},
+        ) as base:
+            run = PgRun()
+            t0 = time.monotonic()
+            stop_at = t0 + args.before + args.redis_outage + args.after
+            threads = [
+                threading.Thread(target=pg_client, args=(n, base, key, stop_at, args.hang, run))
+                for n in range(args.clients)
+            ]
+            threads.append(threading.Thread(target=web_client, args=(web_login(base, "web", password), stop_at, run)))
+            threads.append(threading.Thread(target=login_client, args=(base, "web", password, stop_at, run)))
+            for thread in threads:
+                thread.start()
+            time.sleep(args.before)
+            # Judged as certainly down: only requests that started after the server had exited
+            # (stop() returned) and ended before it was started again.
+            stop_called = time.monotonic()
+            redis.stop()
+            stopped = time.monotonic()
+            time.sleep(args.redis_outage)
+            starting = time.monotonic()
+            redis.start()
+            up = time.monotonic()
+            say(f"  Redis stopped at t={stopped - t0:.1f} s, answering again at t={up - t0:.1f} s (no data kept)")
+            for thread in threads:
+                thread.join()
+            _judge_redis(args, failures, run, t0, stop_called, (stopped, starting), up)
+            _check_redis_recovered(failures, env, base, db_url, cluster, up, probe_key)
+        import psycopg
+
+        with psycopg.connect(db_url) as conn:
+            stored = {str(row[0]) for row in conn.execute("SELECT id FROM tasks_task")}
+        missing = run.created - stored
+        failures.check(
+            not missing,
+            f"every acknowledged create is stored ({len(run.created)} acknowledged, {len(missing)} missing)",
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        redis.destroy()
+
+
+def _judge_redis(
+    args: argparse.Namespace,
+    failures: Failures,
+    run: PgRun,
+    t0: float,
+    stop_called: float,
+    certainly_down: tuple[float, float],
+    up: float,
+) -> None:
+    outcomes = sorted(run.outcomes, key=lambda o: o.start)
+    counts = Counter((o.op, o.status) for o in outcomes)
+    say("  answers: " + ", ".join(f"{op} {status or 'none'}×{n}" for (op, status), n in sorted(counts.items())))
+    hangs = [o for o in outcomes if o.status == 0]
+    failures.check(
+        not hangs, f"no request hung or lost its connection ({len(hangs)}: {hangs[0].error if hangs else ''})"
+    )
+    slowest = max((o.end - o.start for o in outcomes), default=0.0)
+    failures.check(
+        slowest < args.hang * 0.9, f"every request answered within {args.hang:g} s (slowest {slowest:.1f} s)"
+    )
+    errors = [o for o in outcomes if o.status >= 500]
+    if errors:
+        say(
+            f"  first 5xx at t={errors[0].start - t0:.1f} s: {errors[0].op} {errors[0].status} {errors[0].body[:160]!r}"
+        )
+    other_5xx = Counter((o.op, o.status) for o in errors if o.status != 503)
+    failures.check(not other_5xx, f"no 5xx other than 503 ({dict(other_5xx)})")
+    leaks = [o for o in errors if "Traceback" in o.body or "redis" in o.body.lower()]
+    failures.check(not leaks, f"no error leaks internals ({len(leaks)} do)")
+    api_503 = [o for o in errors if o.op not in ("page", "login")]
+    bad_api = [o for o in api_503 if not (o.content_type.startswith("application/json") and _envelope(o.body))]
+    failures.check(not bad_api, f"every API 5xx is JSON with the error envelope ({len(bad_api)} are not)")
+    no_retry = [o for o in api_503 if o.op != "health" and not o.retry_after]
+    failures.check(not no_retry, f"API 503s carry Retry-After ({len(no_retry)} without)")
+    bad_pages = [o for o in errors if o.op in ("page", "login") and "Temporarily unavailable" not in o.body]
+    failures.check(not bad_pages, f"page errors are the 503 'try again' page ({len(bad_pages)} are not)")
+    early = [o for o in outcomes if o.end < stop_called and not _ok(o)]
+    failures.check(not early, f"everything answered normally before the outage ({len(early)} did not)")
+
+    lo, hi = certainly_down
+    down = [o for o in outcomes if lo < o.start and o.end < hi]
+    say(f"  while Redis was certainly down: {dict(sorted(Counter((o.op, o.status) for o in down).items()))}")
+    api_down = [o for o in down if o.op in ("create", "read", "list", "health")]
+    failures.check(len(api_down) >= 3, f"the API was asked while Redis was down ({len(api_down)} requests)")
+    failing = Counter((o.op, o.status) for o in api_down if not _ok(o))
+    failures.check(
+        not failing, f"the API and /health answer 2xx while Redis is down (the database suffices; {dict(failing)})"
+    )
+    after = [o for o in outcomes if o.start > up + args.grace]
+    not_ok = Counter((o.op, o.status) for o in after if not _ok(o))
+    failures.check(
+        not not_ok, f"from {args.grace:g} s after Redis is back everything answers 2xx, sign-in too ({dict(not_ok)})"
+    )
+    failures.check(
+        any(o.op == "login" for o in after) and len(after) >= 10,
+        f"the service kept answering after Redis was back ({len(after)} requests)",
+    )
+
+
+def _ok(o: Outcome) -> bool:
+    return 200 <= o.status < 300 or (o.op == "login" and o.status == 302)
+
+
+def _check_redis_recovered(
+    failures: Failures, env: dict[str, str], base: str, db_url: str, cluster: Cluster, up: float, probe_key: str
+) -> None:
+    import httpx
+
+    # Rate limits: the probe key is counted up to its limit by the product's own code in the
+    # restarted Redis; the server must then refuse it. A window may roll over between the fill
+    # and the request (10 s windows): then try again, at most three times.
+    limited = None
+    for _ in range(3):
+        hits = manage(env, "shell", "-c", _FILL_RATE_LIMIT).strip().splitlines()[-1]
+        answer = httpx.get(f"{base}/api/v1/tasks", params={"limit": 1}, headers={"X-API-Key": probe_key}, timeout=30)
+        if answer.status_code == 429:
+            limited = answer
+            break
+    failures.check(
+        limited is not None
+        and _envelope(limited.text)
+        and limited.json().get("error_code") == "RATE_LIMITED"
+        and bool(limited.headers.get("Retry-After")),
+        f"rate limits work again: a key counted to its limit ({hits} hits) is refused with 429 + Retry-After",
+    )
+    name = "after-redis-restart"
+    manage(env, "shell", "-c", _ENQUEUE % name)
+    try:
+        result = wait_for(lambda: _job_result(db_url, name), 90, "the job queued after the restart")
+    except BenchError as exc:
+        result = None
+        say(f"  {exc}")
+    failures.check(
+        result is not None and result[0],
+        f"a job queued after the restart runs: the cluster's broker came back by itself ({result})",
+    )
+    failures.check(cluster.proc is not None and cluster.proc.poll() is None, "the cluster is still running")
+
+    def cluster_ok() -> bool:
+        try:
+            return httpx.get(f"{base}/health", timeout=10).json().get("cluster") == "ok"
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    try:
+        wait_for(cluster_ok, 60, "/health to report the cluster")
+        healthy = True
+    except BenchError:
+        healthy = False
+    failures.check(healthy, f"/health reports the cluster up again ({time.monotonic() - up:.0f} s after Redis is back)")
+
+
 def _envelope(body: str) -> bool:
     try:
         data = json.loads(body)
@@ -664,7 +980,9 @@ def _redis_answers() -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", nargs="?", default="all", choices=("qcluster", "postgres", "all"))
+    parser.add_argument(
+        "scenario", nargs="?", default="all", choices=("qcluster", "worker", "postgres", "redis", "all")
+    )
     parser.add_argument("--short", action="store_true", help="the CI version (smaller pull, shorter load)")
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--page-size", type=int, default=1_000)
@@ -674,13 +992,22 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--before", type=float, default=8.0, help="seconds of load before PostgreSQL goes down")
     parser.add_argument("--outage", type=float, default=5.0, help="seconds PostgreSQL stays down (0: pg_ctl restart)")
+    parser.add_argument("--redis-outage", type=float, default=6.0, help="seconds Redis stays down")
     parser.add_argument("--after", type=float, default=20.0, help="seconds of load after it is back")
     parser.add_argument("--hang", type=float, default=10.0, help="a request taking longer counts as a hang")
     parser.add_argument("--recover", type=float, default=10.0, help="seconds allowed to answer 2xx again")
     parser.add_argument("--grace", type=float, default=2.0, help="seconds after recovery before any 5xx is a failure")
     args = parser.parse_args()
     if args.short:  # smaller defaults; options given on the command line still win
-        short = {"records": 6_000, "page_size": 500, "kill_after": 4, "before": 4.0, "outage": 3.0, "after": 10.0}
+        short = {
+            "records": 6_000,
+            "page_size": 500,
+            "kill_after": 4,
+            "before": 4.0,
+            "outage": 3.0,
+            "after": 10.0,
+            "redis_outage": 4.0,
+        }
         for name, value in short.items():
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
@@ -691,6 +1018,8 @@ def main() -> int:
             run_qcluster(args, failures)
         if args.scenario in ("postgres", "all"):
             run_postgres(args, failures)
+        if args.scenario in ("redis", "all"):
+            run_redis(args, failures)
     except BenchError as exc:
         if not failures.items:
             say(f"fault run could not run: {exc}")
