@@ -15,6 +15,14 @@ qcluster  A local fake Salesforce serves --records tasks in pages of --page-size
           succeeds; the sponsor's tasks are exactly the upstream set (no duplicate, no gap), and
           equal, field by field, what one clean pull into an empty table gives.
 
+worker    The same pull on the ORM broker (the one with receipts), with a short Q_TIMEOUT
+          (--q-timeout) and retry = Q_TIMEOUT + --q-retry-margin. Once --worker-kill-after pages
+          are in, only the worker process performing it (the one connected to the fake
+          platform) gets SIGKILL; nothing else queues the pull again. Checks: the cluster keeps
+          running; django-q2 hands the unacknowledged job out again after retry and it
+          succeeds; it is acknowledged, with one result (a success, one attempt); the killed run
+          is marked abandoned, one run succeeded; the tasks equal one clean pull, field by field.
+
 postgres  A private PostgreSQL (initdb + pg_ctl, run as the `postgres` user when this runs as
           root; its own port and socket in a temp dir; the machine's shared server is never
           touched) backs gunicorn (sync workers, production settings, Redis cache when it
@@ -29,7 +37,7 @@ postgres  A private PostgreSQL (initdb + pg_ctl, run as the `postgres` user when
 
 redis     A private redis-server (its own port, no persistence: a restart loses every key) is
           REDIS_URL for gunicorn and a cluster (cache, rate limits, Redis broker; database
-          `tracker_load_redisfault` on the shared PostgreSQL). API clients, a dashboard page, a
+          `tracker_load_faults` on the shared PostgreSQL). API clients, a dashboard page, a
           person signing in and /health run without pause; Redis is stopped for --redis-outage
           seconds and started again. Checks: no request hangs; no 5xx other than 503, each with
           the envelope (API, Retry-After) or the 'try again' page; requests that started after
@@ -84,7 +92,28 @@ from sponsor_pull import API_VERSION, QUERY_PATH, account_id, render_pages
 QCLUSTER_DB = "tracker_load_faults"
 PG_DB = "tracker_load_pgfault"
 REDIS_URL = "redis://127.0.0.1:6379/5"
-REDIS_DB = "tracker_load_redisfault"
+# The cluster, worker and Redis runs share one database, migrated once per process; the bench
+# process queues jobs itself, so the clusters it starts share its SECRET_KEY (jobs are signed).
+SECRET_KEY = secrets.token_urlsafe(50)
+_prepared: set[str] = set()
+
+
+def prepare_database(env: dict[str, str], name: str) -> None:
+    """Drop, create and migrate `name` the first time this process asks for it."""
+    if name in _prepared:
+        return
+    from django.conf import settings
+
+    if settings.configured:
+        from django.db import connections
+
+        connections.close_all()
+    reset_database(name)
+    manage(env, "migrate", "--noinput")
+    manage(env, "createcachetable")
+    _prepared.add(name)
+
+
 # The load key stays far below it; the probe key is counted up to it.
 REDIS_RATE_LIMIT = "10000/10"
 
@@ -205,26 +234,23 @@ def run_qcluster(args: argparse.Namespace, failures: Failures) -> None:
     server, base_url = start_fake_salesforce(args.records, args.page_size, args.page_delay)
     cluster: Cluster | None = None
     try:
-        reset_database(QCLUSTER_DB)
         env = production_env(db_name=QCLUSTER_DB, redis_url="")
         env.pop("REDIS_URL", None)  # the embedded default: ORM broker, database cache
         env.update(
-            SECRET_KEY=secrets.token_urlsafe(50),
+            SECRET_KEY=SECRET_KEY,
             SALESFORCE_INSTANCE_URL=base_url,
             SALESFORCE_ACCESS_TOKEN="bench-token",
             SALESFORCE_API_VERSION=API_VERSION,
             Q_WORKERS="2",
         )
-        manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
-        django_setup(env)
+        prepare_database(env, QCLUSTER_DB)
+        _django_for(env)
         from django.db import connection
 
         from integrations.models import SyncRun
-        from integrations.services import ABANDONED, connector_state_reset
+        from integrations.services import ABANDONED
         from sponsors.jobs import sponsor_pull_all
         from sponsors.models import Sponsor
-        from sponsors.services import sponsor_sync
         from tasks.models import Task
 
         sponsor = Sponsor.objects.create(name="Fault sponsor", salesforce_account_id=account_id(args.records))
@@ -287,33 +313,215 @@ def run_qcluster(args: argparse.Namespace, failures: Failures) -> None:
         )
         failures.check(not runs.filter(status=SyncRun.Status.RUNNING).exists(), "no run is left running")
 
-        got = list(Task.objects.filter(sponsor=sponsor).values_list("external_id", flat=True))
-        want = upstream_ids(args.records)
-        failures.check(len(got) == len(set(got)), f"no duplicate task ({len(got) - len(set(got))} duplicates)")
-        failures.check(
-            set(got) == want,
-            f"the tasks are the upstream set ({len(want - set(got))} missing, {len(set(got) - want)} extra)",
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM tasks_task GROUP BY status, position HAVING COUNT(*) > 1) d"
-            )
-            failures.check(cursor.fetchone()[0] == 0, "positions are unique per column")
-
-        after_fault = task_fingerprint(sponsor.pk)
         cluster.stop()
         cluster = None
-        Task.objects.filter(sponsor=sponsor).delete()
-        connector_state_reset(connector="salesforce", scope=sponsor.sync_scope)
-        clean = sponsor_sync(sponsor=sponsor, source="salesforce", trigger=SyncRun.Trigger.MANUAL)
-        failures.check(clean.status == SyncRun.Status.SUCCEEDED, f"a clean pull into an empty table ({clean.status})")
-        clean_rows = task_fingerprint(sponsor.pk)
-        differing = [key for key in clean_rows if after_fault.get(key) != clean_rows[key]]
-        failures.check(
-            not differing and set(clean_rows) == set(after_fault),
-            f"the data equals one clean pull, field by field ({len(differing)} tasks differ)",
-        )
+        check_equals_clean_pull(failures, sponsor, args.records)
         connection.close()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        server.shutdown()
+
+
+# --- one worker killed in the middle of a job ---------------------------------------------------
+def _django_for(env: dict[str, str]) -> None:
+    """Configure Django in this process for `env` (once per process; both cluster scenarios use
+    the same database, and the settings read at call time are brought up to date)."""
+    from django.conf import settings
+
+    if not settings.configured:
+        django_setup(env)
+        return
+    from django.db import connections
+
+    connections.close_all()
+    for name in ("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_API_VERSION"):
+        setattr(settings, name, env[name])
+
+
+def _process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def process_connected_to(root: int, port: int) -> int | None:
+    """The process of `root`'s tree with an established TCP connection to local port `port`
+    (the worker performing the pull talks to the fake platform; no other process does)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[2].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{parts[9]}]")
+    for pid in _process_tree(root):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in inodes:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def check_equals_clean_pull(failures: Failures, sponsor: Any, records: int) -> None:
+    """The sponsor's tasks are the upstream set, and field by field what one clean pull into an
+    empty table gives (the tasks are deleted and pulled again in this process)."""
+    from django.db import connection
+
+    from integrations.models import SyncRun
+    from integrations.services import connector_state_reset
+    from sponsors.services import sponsor_sync
+    from tasks.models import Task
+
+    got = list(Task.objects.filter(sponsor=sponsor).values_list("external_id", flat=True))
+    want = upstream_ids(records)
+    failures.check(len(got) == len(set(got)), f"no duplicate task ({len(got) - len(set(got))} duplicates)")
+    failures.check(
+        set(got) == want,
+        f"the tasks are the upstream set ({len(want - set(got))} missing, {len(set(got) - want)} extra)",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks_task GROUP BY status, position HAVING COUNT(*) > 1) d"
+        )
+        failures.check(cursor.fetchone()[0] == 0, "positions are unique per column")
+    after_fault = task_fingerprint(sponsor.pk)
+    Task.objects.filter(sponsor=sponsor).delete()
+    connector_state_reset(connector="salesforce", scope=sponsor.sync_scope)
+    clean = sponsor_sync(sponsor=sponsor, source="salesforce", trigger=SyncRun.Trigger.MANUAL)
+    failures.check(clean.status == SyncRun.Status.SUCCEEDED, f"a clean pull into an empty table ({clean.status})")
+    clean_rows = task_fingerprint(sponsor.pk)
+    differing = [key for key in clean_rows if after_fault.get(key) != clean_rows[key]]
+    failures.check(
+        not differing and set(clean_rows) == set(after_fault),
+        f"the data equals one clean pull, field by field ({len(differing)} tasks differ)",
+    )
+
+
+def run_worker(args: argparse.Namespace, failures: Failures) -> None:
+    retry = args.q_timeout + args.q_retry_margin
+    say(
+        f"\n== one worker killed in the middle of a pull ({args.worker_records:,} records; ORM broker, "
+        f"Q_TIMEOUT={args.q_timeout}, retry {retry} s)"
+    )
+    server, base_url = start_fake_salesforce(args.worker_records, args.worker_page_size, args.page_delay)
+    cluster: Cluster | None = None
+    try:
+        env = production_env(db_name=QCLUSTER_DB, redis_url="")
+        env.pop("REDIS_URL", None)  # the ORM broker: the one that hands an unacknowledged job out again
+        env.update(
+            SECRET_KEY=SECRET_KEY,
+            SALESFORCE_INSTANCE_URL=base_url,
+            SALESFORCE_ACCESS_TOKEN="bench-token",
+            SALESFORCE_API_VERSION=API_VERSION,
+            Q_WORKERS="2",
+            Q_TIMEOUT=str(args.q_timeout),
+            Q_RETRY_MARGIN=str(args.q_retry_margin),
+        )
+        prepare_database(env, QCLUSTER_DB)
+        _django_for(env)
+        from django_q.models import OrmQ
+        from django_q.models import Task as QTask
+
+        from integrations.models import SyncRun
+        from integrations.services import ABANDONED
+        from sponsors.jobs import sponsor_pull_all
+        from sponsors.models import Sponsor
+        from tasks.models import Task
+
+        Sponsor.objects.update(is_active=False)  # another run's sponsor, if any: this pull only
+        sponsor = Sponsor.objects.create(
+            name="Worker fault sponsor", salesforce_account_id=account_id(args.worker_records)
+        )
+        runs = SyncRun.objects.filter(sponsor_id=sponsor.pk, connector="salesforce")
+        cluster = Cluster(env, Path(tempfile.gettempdir()) / f"tracker_load_faults_worker_{os.getpid()}.log")
+        cluster.start()
+        # Another run's job may still sit in the broker (a killed cluster never acknowledged it).
+        older = OrmQ.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        queued = sponsor_pull_all(trigger=SyncRun.Trigger.SCHEDULE)
+        failures.check(queued == 1, f"the scheduled pull queued one job (queued {queued})")
+        package = OrmQ.objects.filter(pk__gt=older).first()
+        job_id = package.task_id() if package is not None else None
+
+        def far_enough() -> SyncRun | None:
+            run = runs.order_by("-pk").first()
+            return run if run is not None and run.is_running and run.pages >= args.worker_kill_after else None
+
+        dead = wait_for(far_enough, 120, f"the worker to commit {args.worker_kill_after} pages")
+        fake_port = int(base_url.rsplit(":", 1)[1])
+        assert cluster.proc is not None
+        pid = wait_for(lambda: process_connected_to(cluster.proc.pid, fake_port), 30, "the worker's connection")
+        failures.check(pid != cluster.proc.pid, f"the process talking to the platform is a worker (pid {pid})")
+        os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        dead.refresh_from_db()
+        partial = Task.objects.filter(sponsor=sponsor).count()
+        say(f"  killed worker {pid} at page {dead.pages} of run #{dead.pk}: {partial:,} tasks in so far")
+        failures.check(0 < partial < args.worker_records, f"part of the pull was committed ({partial:,})")
+        failures.check(
+            package is not None and OrmQ.objects.filter(pk=package.pk).exists(),
+            "the job is still in the broker, unacknowledged",
+        )
+
+        final = wait_for(
+            lambda: runs.exclude(pk=dead.pk).exclude(status=SyncRun.Status.RUNNING).order_by("-pk").first(),
+            retry + 120,
+            "django-q2 to hand the job out again and finish it",
+        )
+        redelivered = time.monotonic() - killed_at
+        failures.check(cluster.proc.poll() is None, "the cluster kept running (it replaced the worker)")
+        say(
+            f"  run #{final.pk} finished {redelivered:.0f} s after the kill: {final.status}, {final.fetched:,} "
+            f"fetched, {final.created:,} created, {final.unchanged:,} unchanged"
+        )
+        failures.check(
+            final.status == SyncRun.Status.SUCCEEDED,
+            f"the job handed out again succeeded ({final.status} {final.error})",
+        )
+        try:
+            wait_for(lambda: not OrmQ.objects.filter(pk=package.pk).exists(), 60, "the job to be acknowledged")
+            acked = True
+        except BenchError:
+            acked = False
+        failures.check(acked, "the job was acknowledged (it leaves the broker: nothing hands it out a third time)")
+        results = list(QTask.objects.filter(id=job_id).values_list("success", "attempt_count"))
+        failures.check(results == [(True, 1)], f"the job completed once: one result, a success ({results})")
+        dead.refresh_from_db()
+        failures.check(
+            dead.status == SyncRun.Status.FAILED and dead.error == ABANDONED,
+            f"the killed run is marked failed as abandoned ({dead.status}: {dead.error[:60]!r})",
+        )
+        statuses = Counter(runs.values_list("status", flat=True))
+        failures.check(
+            statuses == Counter({SyncRun.Status.SUCCEEDED: 1, SyncRun.Status.FAILED: 1}),
+            f"one run succeeded, the killed one failed, none is left running ({dict(statuses)})",
+        )
+        failures.check(
+            final.fetched == args.worker_records and final.created + final.unchanged == args.worker_records,
+            "the run handed out again fetched every record and created exactly the missing ones",
+        )
+        cluster.stop()
+        cluster = None
+        check_equals_clean_pull(failures, sponsor, args.worker_records)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -781,11 +989,10 @@ def run_redis(args: argparse.Namespace, failures: Failures) -> None:
     try:
         redis.start()
         say(f"  private redis-server on 127.0.0.1:{redis.port}")
-        reset_database(REDIS_DB)
-        env = production_env(db_name=REDIS_DB, redis_url=redis.url, rate_limit=REDIS_RATE_LIMIT)
-        env.update(SECRET_KEY=secrets.token_urlsafe(50), Q_WORKERS="1")
+        env = production_env(db_name=QCLUSTER_DB, redis_url=redis.url, rate_limit=REDIS_RATE_LIMIT)
+        env.update(SECRET_KEY=SECRET_KEY, Q_WORKERS="1")
         db_url = env["DATABASE_URL"]
-        manage(env, "migrate", "--noinput")
+        prepare_database(env, QCLUSTER_DB)
         key = create_api_key(env, "faults")
         probe_key = create_api_key(env, "probe")
         password = secrets.token_urlsafe(16)
@@ -793,7 +1000,7 @@ def run_redis(args: argparse.Namespace, failures: Failures) -> None:
             {**env, "DJANGO_SUPERUSER_PASSWORD": password},
             "createsuperuser", "--noinput", "--username", "web", "--email", "web@example.com",
         )  # fmt: skip
-        cluster = Cluster(env, Path(tempfile.gettempdir()) / f"tracker_load_redisfault_qcluster_{os.getpid()}.log")
+        cluster = Cluster(env, Path(tempfile.gettempdir()) / f"tracker_load_faults_redis_{os.getpid()}.log")
         cluster.start()
         manage(env, "shell", "-c", _ENQUEUE % "before-redis-restart")
         before = wait_for(lambda: _job_result(db_url, "before-redis-restart"), 90, "the job queued before the outage")
@@ -989,6 +1196,11 @@ def main() -> int:
     parser.add_argument("--page-delay", type=float, default=0.4, help="seconds the fake platform takes per page")
     parser.add_argument("--kill-after", type=int, default=6, help="kill the cluster once this many pages are in")
     parser.add_argument("--takeover", type=float, default=30.0, help="seconds allowed to take over the dead run")
+    parser.add_argument("--worker-records", type=int, default=4_000)
+    parser.add_argument("--worker-page-size", type=int, default=200)
+    parser.add_argument("--worker-kill-after", type=int, default=4, help="kill the worker once this many pages are in")
+    parser.add_argument("--q-timeout", type=int, default=30, help="Q_TIMEOUT of the worker run")
+    parser.add_argument("--q-retry-margin", type=int, default=10, help="Q_RETRY_MARGIN of the worker run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--before", type=float, default=8.0, help="seconds of load before PostgreSQL goes down")
     parser.add_argument("--outage", type=float, default=5.0, help="seconds PostgreSQL stays down (0: pg_ctl restart)")
@@ -1007,6 +1219,9 @@ def main() -> int:
             "outage": 3.0,
             "after": 10.0,
             "redis_outage": 4.0,
+            "worker_records": 2_000,
+            "worker_kill_after": 3,
+            "q_timeout": 20,
         }
         for name, value in short.items():
             if getattr(args, name) == parser.get_default(name):
@@ -1014,12 +1229,13 @@ def main() -> int:
 
     failures = Failures()
     try:
-        if args.scenario in ("qcluster", "all"):
-            run_qcluster(args, failures)
-        if args.scenario in ("postgres", "all"):
-            run_postgres(args, failures)
-        if args.scenario in ("redis", "all"):
-            run_redis(args, failures)
+        for name, scenario in (
+            ("qcluster", run_qcluster), ("worker", run_worker), ("postgres", run_postgres), ("redis", run_redis),
+        ):  # fmt: skip
+            if args.scenario in (name, "all"):
+                started = time.monotonic()
+                scenario(args, failures)
+                say(f"  ({name}: {time.monotonic() - started:.0f} s)")
     except BenchError as exc:
         if not failures.items:
             say(f"fault run could not run: {exc}")
