@@ -482,11 +482,20 @@ def run_worker(args: argparse.Namespace, failures: Failures) -> None:
             "the job is still in the broker, unacknowledged",
         )
 
-        final = wait_for(
-            lambda: runs.exclude(pk=dead.pk).exclude(status=SyncRun.Status.RUNNING).order_by("-pk").first(),
-            retry + 120,
-            "django-q2 to hand the job out again and finish it",
-        )
+        def finished() -> SyncRun | str | None:
+            run = runs.exclude(pk=dead.pk).exclude(status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            if run is not None:
+                return run
+            result = QTask.objects.filter(id=job_id).values_list("result", flat=True).first()
+            return f"the job ended without a new run: {result}" if result is not None else None
+
+        try:
+            final = wait_for(finished, retry + 120, "django-q2 to hand the job out again and finish it")
+        except BenchError as exc:
+            final = str(exc)
+        if isinstance(final, str):
+            failures.check(False, f"django-q2 handed the job out again and it performed the pull ({final})")
+            return
         redelivered = time.monotonic() - killed_at
         failures.check(cluster.proc.poll() is None, "the cluster kept running (it replaced the worker)")
         say(
@@ -957,16 +966,20 @@ def login_client(base: str, username: str, password: str, stop_at: float, run: P
         time.sleep(0.5)
 
 
-# Counts hits of the probe key's rate limit through the product's own code (so with the server's
-# settings, key names and Redis) until it is limited; prints how many it took.
+# A new key of the probe user (never seen by the server, so it is authenticated and counted on
+# the full path), counted up to its rate limit through the product's own code (the server's
+# settings, key names and Redis); prints the hits it took and the raw key.
 _FILL_RATE_LIMIT = """
-from accounts.models import ApiKey
+from django.contrib.auth import get_user_model
+from accounts.actor import Actor
 from accounts.ratelimit import rate_limit_check
-pk = ApiKey.objects.get(user__username="probe").pk
+from accounts.services import api_key_create
+user = get_user_model().objects.get(username="probe")
+key, raw = api_key_create(user=user, name="probe", actor=Actor.system_job("faults"))
 n = 1
-while rate_limit_check(f"key:{pk}") is None and n < 1_000_000:
+while rate_limit_check(f"key:{key.pk}") is None and n < 1_000_000:
     n += 1
-print(n)
+print(n, raw)
 """
 _ENQUEUE = """
 from integrations.queue import enqueue
@@ -994,7 +1007,7 @@ def run_redis(args: argparse.Namespace, failures: Failures) -> None:
         db_url = env["DATABASE_URL"]
         prepare_database(env, QCLUSTER_DB)
         key = create_api_key(env, "faults")
-        probe_key = create_api_key(env, "probe")
+        create_api_key(env, "probe")  # the user; the probes make keys of their own
         password = secrets.token_urlsafe(16)
         manage(
             {**env, "DJANGO_SUPERUSER_PASSWORD": password},
@@ -1039,7 +1052,7 @@ def run_redis(args: argparse.Namespace, failures: Failures) -> None:
             for thread in threads:
                 thread.join()
             _judge_redis(args, failures, run, t0, stop_called, (stopped, starting), up)
-            _check_redis_recovered(failures, env, base, db_url, cluster, up, probe_key)
+            _check_redis_recovered(failures, env, base, db_url, cluster, up)
         import psycopg
 
         with psycopg.connect(db_url) as conn:
@@ -1119,17 +1132,18 @@ def _ok(o: Outcome) -> bool:
 
 
 def _check_redis_recovered(
-    failures: Failures, env: dict[str, str], base: str, db_url: str, cluster: Cluster, up: float, probe_key: str
+    failures: Failures, env: dict[str, str], base: str, db_url: str, cluster: Cluster, up: float
 ) -> None:
     import httpx
 
     # Rate limits: the probe key is counted up to its limit by the product's own code in the
     # restarted Redis; the server must then refuse it. A window may roll over between the fill
     # and the request (10 s windows): then try again, at most three times.
-    limited = None
+    limited, answers = None, []
     for _ in range(3):
-        hits = manage(env, "shell", "-c", _FILL_RATE_LIMIT).strip().splitlines()[-1]
+        hits, probe_key = manage(env, "shell", "-c", _FILL_RATE_LIMIT).strip().splitlines()[-1].split()
         answer = httpx.get(f"{base}/api/v1/tasks", params={"limit": 1}, headers={"X-API-Key": probe_key}, timeout=30)
+        answers.append(answer.status_code)
         if answer.status_code == 429:
             limited = answer
             break
@@ -1138,7 +1152,8 @@ def _check_redis_recovered(
         and _envelope(limited.text)
         and limited.json().get("error_code") == "RATE_LIMITED"
         and bool(limited.headers.get("Retry-After")),
-        f"rate limits work again: a key counted to its limit ({hits} hits) is refused with 429 + Retry-After",
+        f"rate limits work again: a key counted to its limit ({hits} hits) is refused with 429 + Retry-After "
+        f"(answers {answers})",
     )
     name = "after-redis-restart"
     manage(env, "shell", "-c", _ENQUEUE % name)
