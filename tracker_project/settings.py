@@ -104,7 +104,8 @@ SILENCED_SYSTEM_CHECKS = ["models.W038"]
 # Shared across processes in both modes: Redis when REDIS_URL is set, else a database table.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Seconds a Redis connect or reply may take before the call fails (then the API answers without
-# rate limiting, or 503 where Redis is needed); without it an unreachable Redis hangs requests.
+# rate limiting, or 503 where Redis is needed). redis-py's own default is 5 s; a request should
+# not wait that long for a counter.
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=2.0)
 if REDIS_URL:
     CACHES = {
