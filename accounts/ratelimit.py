@@ -6,22 +6,36 @@ One round trip per request in both modes:
 - without it: one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` on a table with one row
   per identity (the row starts a new window in place, so the table never grows beyond the
   number of keys and users).
+
+When Redis is unreachable the request is let through uncounted (and a warning logged): the
+limit guards capacity, and an API that stops answering whenever its cache restarts would be a
+worse failure than a few seconds without limits. Keys are random and long, so no guessing is
+made easier. Sign-in limits (allauth, in the same cache) fail closed instead: 503.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
 from accounts.models import RateLimitCounter
+
+logger = logging.getLogger(__name__)
+
+# Redis is unreachable right now: a refused or dropped connection (also BusyLoadingError, a
+# restarted Redis still loading its data) or no reply in time. Other RedisErrors (a wrong command
+# or type) are bugs and are not caught as outages.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,11 @@ def rate_limit_check(identity: str, *, rule: str | None = None) -> int | None:
     bucket = f"rl:{identity}"[:100]
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        count, _ = _count_in_redis(cache, bucket, window_start, limit.window)
+        try:
+            count, _ = _count_in_redis(cache, bucket, window_start, limit.window)
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning("Rate limit not counted for %s: Redis is unavailable (%s)", identity, exc)
+            return None
     else:
         window_end = dt.datetime.fromtimestamp(window_start + limit.window, tz=dt.UTC)
         count = _count_in_db(bucket, window_end)

@@ -495,3 +495,46 @@ def machine_summary() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}, {datetime.now().astimezone():%Y-%m-%d}"
+
+
+# --- Memory of served processes -------------------------------------------------------------
+
+
+def listening_processes(port: int) -> dict[int, int]:
+    """{pid: parent pid} of every process holding the listening TCP socket of 127.0.0.1:`port`
+    (a gunicorn master and its workers share it). Linux /proc only; {} elsewhere."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{parts[9]}]")
+    found: dict[int, int] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                found[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return found
+
+
+def gunicorn_worker_rss(port: int) -> dict[int, int]:
+    """{worker pid: resident memory in KiB (VmRSS)} of the gunicorn serving `port`: the
+    processes holding its socket whose parent holds it too (the master's parent does not)."""
+    procs = listening_processes(port)
+    rss: dict[int, int] = {}
+    for pid, parent in procs.items():
+        if parent not in procs:
+            continue
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss[pid] = int(line.split()[1])
+        except OSError:
+            continue
+    return rss

@@ -2,6 +2,7 @@
 
     python bench/load_mixed.py [--duration 60] [--clients 32] [--workers 3] [--tasks 300]
     python bench/load_mixed.py --short          # CI: 15 s, 16 clients
+    python bench/load_mixed.py --minutes 10     # soak: memory per worker must stay flat
 
 The database `tracker_load` is dropped, created and migrated with production settings
 (DEBUG=false, a random SECRET_KEY, ALLOWED_HOSTS=127.0.0.1, Redis cache when it answers, the API
@@ -31,6 +32,13 @@ Every request is recorded (start, end, status). Afterwards:
   ordered by position; the API's column order equals the database's; and, after the load,
   30 sequential moves between listed neighbours each put the task exactly there.
 
+The resident memory (VmRSS) of each gunicorn worker is sampled every few seconds and printed
+when the server is ready, after the warm-up (the first quarter of the run, at most 60 s: the
+first requests import code and fill per-process caches) and at the end. A worker whose memory
+grew from the warm-up to the end by more than RSS_GROWTH_MAX_KIB (or RSS_GROWTH_MAX_SHARE of
+its warm size, whichever is larger), or that was replaced during the run, fails it; the soak
+(--minutes 10) is where a leak shows.
+
 Prints requests/s and latency p50/p95/p99 per operation. Exit status: 0 all checks pass,
 1 a check failed (each violation is listed), 2 the bench could not run.
 """
@@ -59,6 +67,7 @@ from benchlib import (
     django_setup,
     free_port,
     gunicorn,
+    gunicorn_worker_rss,
     machine_summary,
     manage,
     production_env,
@@ -75,6 +84,10 @@ OP_WEIGHTS = {"list": 22, "read": 20, "create": 14, "update": 24, "move": 15, "d
 HOT_TASKS = 2
 INTEGRITY_DETAIL = "conflicts with existing data"
 FOREVER = float("inf")
+# Flat memory, stated: after the warm-up a worker may grow by at most this much over the run.
+RSS_GROWTH_MAX_KIB = 16 * 1024
+RSS_GROWTH_MAX_SHARE = 0.15
+RSS_SAMPLE_SECONDS = 5.0
 
 
 # --- what the clients saw -----------------------------------------------------------------------
@@ -526,6 +539,59 @@ def check_ordering(base: str, key: str, ledger: Ledger, moves: int = 30) -> None
 
 
 # --- report -------------------------------------------------------------------------------------
+class MemorySampler:
+    """VmRSS of every gunicorn worker every RSS_SAMPLE_SECONDS, in a thread, for the whole run."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.samples: list[tuple[float, dict[int, int]]] = []
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rss", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic() - self.started, gunicorn_worker_rss(self.port)))
+            if self.stop.wait(RSS_SAMPLE_SECONDS):
+                self.samples.append((time.monotonic() - self.started, gunicorn_worker_rss(self.port)))
+                return
+
+    def at(self, seconds: float) -> tuple[float, dict[int, int]]:
+        """The first sample taken at or after `seconds` (the last one if none)."""
+        return next((s for s in self.samples if s[0] >= seconds), self.samples[-1])
+
+
+def check_memory(sampler: MemorySampler, duration: float, ledger: Ledger) -> dict[str, Any]:
+    """Print each worker's RSS at ready, after the warm-up and at the end; fail a worker that
+    grew beyond the stated bound after its warm-up."""
+    if not sampler.samples or not sampler.samples[0][1]:
+        say("memory: no gunicorn worker found in /proc (not Linux?): not measured")
+        return {}
+    warm_at = min(60.0, duration / 4)
+    first, warm, last = sampler.samples[0], sampler.at(warm_at), sampler.samples[-1]
+    say(f"\nMemory per gunicorn worker (VmRSS, MiB) at t={first[0]:.0f} s (ready), t={warm[0]:.0f} s "
+        f"(after warm-up), t={last[0]:.0f} s (end):")  # fmt: skip
+    figures: dict[str, Any] = {}
+    for pid in sorted(set(first[1]) | set(last[1])):
+        row = [sample[1].get(pid) for sample in (first, warm, last)]
+        text = " → ".join("gone" if kib is None else f"{kib / 1024:.1f}" for kib in row)
+        growth = row[2] - row[1] if row[1] is not None and row[2] is not None else None
+        peak = max((s[1].get(pid, 0) for s in sampler.samples), default=0)
+        say(f"  worker {pid}: {text}  (peak {peak / 1024:.1f}"
+            + (f", growth after warm-up {growth / 1024:+.1f} MiB)" if growth is not None else ")"))  # fmt: skip
+        figures[str(pid)] = {"ready_kib": row[0], "warm_kib": row[1], "end_kib": row[2], "peak_kib": peak}
+        if row[1] is not None and row[2] is None:
+            ledger.violation(f"memory: worker {pid} was replaced during the run")
+        if growth is not None and growth > max(RSS_GROWTH_MAX_KIB, row[1] * RSS_GROWTH_MAX_SHARE):
+            ledger.violation(
+                f"memory: worker {pid} grew {growth / 1024:.1f} MiB after the warm-up "
+                f"(bound: {RSS_GROWTH_MAX_KIB // 1024} MiB or {RSS_GROWTH_MAX_SHARE:.0%}, whichever is larger)"
+            )
+    say(f"  bound: at most {RSS_GROWTH_MAX_KIB // 1024} MiB or {RSS_GROWTH_MAX_SHARE:.0%} (the larger) "
+        "after the warm-up")  # fmt: skip
+    return figures
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -551,6 +617,7 @@ def report(ledger: Ledger, elapsed: float) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    parser.add_argument("--minutes", type=float, help="minutes of load (a soak; overrides --duration)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (default 3)")
     parser.add_argument("--tasks", type=int, default=300, help="tasks seeded before the load (default 300)")
@@ -562,6 +629,8 @@ def main() -> int:
         for name, value in {"duration": 15.0, "clients": 16}.items():
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
+    if args.minutes:
+        args.duration = args.minutes * 60
 
     say(f"Machine: {machine_summary()}")
     try:
@@ -588,6 +657,8 @@ def main() -> int:
             ready_path="/api/v1/tasks?limit=1",
             headers={"X-API-Key": key},
         ) as base:
+            sampler = MemorySampler(port)
+            sampler.thread.start()
             started = time.monotonic()
             deadline = started + args.duration
             clients = [Client(n, base, key, ledger, deadline, args.seed) for n in range(args.clients)]
@@ -597,8 +668,11 @@ def main() -> int:
             for thread in threads:
                 thread.join()
             t_end = time.monotonic()
+            sampler.stop.set()
+            sampler.thread.join()
             elapsed = t_end - started
             summary = report(ledger, elapsed)
+            summary["memory"] = check_memory(sampler, args.duration, ledger)
             say("\nChecking the database…")
             check_database(ledger, t_end)
             check_ordering(base, key, ledger)

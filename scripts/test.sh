@@ -51,11 +51,12 @@ DATABASE_URL="$PG_URL" pytest -q "$@"
 echo "== tests on SQLite"
 pytest -q -m "not postgres_only" "$@"
 
-# Short versions of the load and fault runs (about 2 minutes together); README "Load and faults"
-# (bench/README.md) gives the full ones. Both use PostgreSQL on 127.0.0.1:5432 for their own
-# databases (tracker_load*); the fault run also starts a private PostgreSQL of its own.
+# Short versions of the load and fault runs (about 3 minutes together); README "Load and faults"
+# (bench/README.md) gives the full ones and the soak. Both use PostgreSQL on 127.0.0.1:5432 for
+# their own databases (tracker_load*); the fault run also starts a private PostgreSQL and a
+# private redis-server of its own.
 echo "== load: mixed API workload on gunicorn + PostgreSQL, then a consistency check (short)"
 python bench/load_mixed.py --short
 
-echo "== faults: django-q2 cluster killed mid-pull, PostgreSQL restarted under load (short)"
+echo "== faults: cluster and one worker killed mid-pull, PostgreSQL and Redis restarted under load (short)"
 python bench/faults.py --short

@@ -27,8 +27,13 @@ LOCK_PREFIX = "tracker:job-lock:"
 
 
 def _lock_ttl() -> int:
-    # Longer than a task may run (Q_TIMEOUT), so a lock never expires under a live run.
-    return int(getattr(settings, "Q_TIMEOUT", 300)) + 60
+    """Halfway between Q_TIMEOUT and the broker's retry: longer than a run can live (the cluster
+    kills it a few seconds after Q_TIMEOUT), so a lock never expires under a live run; shorter
+    than retry, so when a worker dies holding it, the job the broker hands out again is not
+    skipped as "already running" (and then acknowledged: lost)."""
+    timeout = int(getattr(settings, "Q_TIMEOUT", 300))
+    retry = int(settings.Q_CLUSTER.get("retry", timeout + 60))
+    return (timeout + retry) // 2
 
 
 @contextmanager

@@ -53,12 +53,31 @@ def task_columns_lock(*statuses: str) -> None:
     lock while waiting for the column lock would deadlock with it.
     SQLite: IMMEDIATE transactions already hold the database's write lock.
     """
+    _advisory_locks(sorted(set(statuses)), shared=False)
+
+
+def task_columns_share() -> None:
+    """Keep every column's positions still while this transaction writes a task row in place.
+
+    For writers that change a task without moving it (title, notes, due date…). Their row
+    update adds an entry to the deferred (status, position) unique index, checked at COMMIT; a
+    re-space of that column running meanwhile both waits for this row's lock and holds
+    uncommitted positions that this check must wait for: a deadlock (seen once in 60,000
+    writes by the soak run). Shared locks on every column, in the same order as the exclusive
+    ones, make the re-space wait for such writers to commit instead, while they still run side
+    by side with each other. Every column, because the row may change column meanwhile.
+    """
+    _advisory_locks(sorted(Task.Status.values), shared=True)
+
+
+def _advisory_locks(statuses: list[str], *, shared: bool) -> None:
     if connection.vendor != "postgresql":
         return
-    keys = [zlib.crc32(status.encode()) & 0x7FFFFFFF for status in sorted(set(statuses))]
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    keys = [zlib.crc32(status.encode()) & 0x7FFFFFFF for status in statuses]
     with connection.cursor() as cursor:
         for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+            cursor.execute(f"SELECT {function}(%s, %s)", [_LOCK_NAMESPACE, key])
 
 
 def _task_for_update(pk: Any) -> Task:
@@ -153,6 +172,7 @@ def task_update(*, task: Task, actor: Actor, **values: Any) -> Task:
     if "status" in values:
         task = _locked_task(task, values["status"])
     else:
+        task_columns_share()
         task = _task_for_update(task.pk)
     changes = _diff(task, values)
     if not changes:

@@ -15,6 +15,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import BaseModel
 
 from accounts.api_auth import CsrfFailed, MfaRequired, RateLimited
+from accounts.ratelimit import REDIS_UNAVAILABLE
+from tracker_project.outages import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +131,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
         # Lost connection, deadlock victim, lock timeout: the request may succeed if retried.
         logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "The database is unavailable; retry shortly.", Retry_After="5")
+        return error_response(503, "The database is unavailable; retry shortly.", Retry_After=RETRY_AFTER_SECONDS)
+
+    def on_redis_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "A backing service is unavailable; retry shortly.", Retry_After=RETRY_AFTER_SECONDS)
 
     def on_auth(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(401, "Authentication required: send an X-API-Key header or sign in.")
@@ -171,6 +177,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(IntegrityError, on_integrity)
     api.add_exception_handler(DataError, on_data_error)
     api.add_exception_handler(OperationalError, on_database_unavailable)
+    for redis_error in REDIS_UNAVAILABLE:
+        api.add_exception_handler(redis_error, on_redis_unavailable)
     api.add_exception_handler(RequestDataTooBig, on_too_big)
     api.add_exception_handler(SuspiciousOperation, on_suspicious)
     api.add_exception_handler(Exception, on_unexpected)

@@ -116,12 +116,17 @@ SILENCED_SYSTEM_CHECKS = ["models.W038"]
 # database step of a release.
 DATABASE_CACHE_TABLE = "tracker_cache"
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a Redis connect or reply may take before the call fails (then the API answers without
+# rate limiting, or 503 where Redis is needed). redis-py's own default is 5 s; a request should
+# not wait that long for a counter.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=2.0)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tracker"),
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
 else:
@@ -134,12 +139,16 @@ else:
 
 # --- django-q2 ------------------------------------------------------------------------------
 # retry must exceed timeout, or a long task is handed to a second worker while still running.
+# A job whose worker died (killed, out of memory) is not acknowledged, and the ORM broker hands it
+# out again `retry` seconds after it was taken; the job locks (tasks/jobs.py) expire between the
+# two. At least 10 s apart: a timed-out worker is killed up to ~4 s after `timeout`.
 Q_TIMEOUT = env.int("Q_TIMEOUT", default=300)
+Q_RETRY = Q_TIMEOUT + max(10, env.int("Q_RETRY_MARGIN", default=60))
 Q_CLUSTER = {
     "name": "tracker",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": Q_TIMEOUT,
-    "retry": Q_TIMEOUT + 60,
+    "retry": Q_RETRY,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 500,
@@ -150,7 +159,11 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
-    Q_CLUSTER["redis"] = REDIS_URL
+    # The same timeouts for the broker (the pusher's BLPOP waits 1 s, so replies get longer).
+    Q_CLUSTER["redis"] = (
+        f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
+        f"socket_connect_timeout={REDIS_TIMEOUT:g}&socket_timeout={REDIS_TIMEOUT + 3:g}"
+    )
 # A cluster whose heartbeat is older than this is reported "down" by the health endpoints.
 Q_HEARTBEAT_MAX_AGE = env.int("Q_HEARTBEAT_MAX_AGE", default=90)
 

@@ -15,12 +15,12 @@ import re
 import sys
 from html import escape
 
-from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
 from tracker_project.api_errors import error_response
 from tracker_project.health import health_report
+from tracker_project.outages import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ ERROR_PAGES: dict[int, tuple[str, str, str]] = {
     500: ("500.html", "Something went wrong", "Internal error; it has been logged."),
     503: ("503.html", "Temporarily unavailable", "The database is unavailable; retry shortly."),
 }
-# Seconds a client should wait before retrying during a database outage.
-OUTAGE_RETRY_AFTER = "5"
 
 
 STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.S)
@@ -90,10 +88,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """A database outage is a 503 with Retry-After (a "try again" page), not the generic 500.
+    """A database or Redis outage is a 503 with Retry-After (a "try again" page), not the
+    generic 500 (signing in needs Redis for its rate limits when REDIS_URL is set).
 
     A handler500 rather than middleware: during an outage the session and user lookups already
     fail inside the middleware, which a process_exception hook never sees."""
-    if isinstance(sys.exc_info()[1], OperationalError):
-        return error_page(request, 503, Retry_After=OUTAGE_RETRY_AFTER)
+    if isinstance(sys.exc_info()[1], SERVICE_UNAVAILABLE):
+        return error_page(request, 503, Retry_After=RETRY_AFTER_SECONDS)
     return error_page(request, 500)

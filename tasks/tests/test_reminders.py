@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.preferences import preference_update
@@ -120,6 +121,29 @@ def test_a_job_already_running_elsewhere_is_skipped(user: Any) -> None:
         assert acquired
         assert jobs.reminders_due_soon() is None  # another run holds the lock
         assert kinds(user) == []
+    assert jobs.reminders_due_soon() == 1
+    assert kinds(user) == ["due_soon"]
+
+
+def test_a_job_whose_worker_died_holding_its_lock_runs_when_the_broker_hands_it_out_again(
+    user: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.Q_TIMEOUT = 300
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 300, "retry": 360}
+    make_task(due=dt.datetime.now(tz=UTC) + H, assignee=user)
+    dead_worker = jobs.job_lock("reminders_due_soon")
+    assert dead_worker.__enter__()  # the worker is killed inside: the lock is never released
+    real_now = timezone.now
+
+    def later(seconds: int) -> None:
+        clock = lambda: real_now() + dt.timedelta(seconds=seconds)  # noqa: E731
+        monkeypatch.setattr(timezone, "now", clock)
+        monkeypatch.setattr("django.core.cache.backends.db.tz_now", clock)  # the cache's own clock
+
+    later(300 + 5)  # the run may still be alive: the cluster kills it a few seconds after Q_TIMEOUT
+    assert jobs.reminders_due_soon() is None
+    assert kinds(user) == []
+    later(360 - 1)  # the ORM broker hands the unacknowledged job out again `retry` s after it was taken
     assert jobs.reminders_due_soon() == 1
     assert kinds(user) == ["due_soon"]
 
