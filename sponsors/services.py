@@ -272,7 +272,7 @@ def _notify_failure(*, run: SyncRun, sponsor: Sponsor, label: str, needs_reauth:
             recipient=user,
             kind=Notification.Kind.SYNC_FAILED,
             message=message,
-            dedupe_key=f"sync-failed:{run.connector}:{run.scope}:{run.pk}",
+            dedupe_key=f"sync-failed:{run.connector}:{run.scope}:{run.pk}:{user.pk}",
             obj=sponsor,
             url=url,
             payload={"run_id": run.pk, "connector": run.connector, "sponsor_id": sponsor.pk},

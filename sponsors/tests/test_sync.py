@@ -455,3 +455,15 @@ def test_a_failing_pull_notifies_the_staff_once_per_failing_streak(live_salesfor
     live_salesforce.expect_request(SF_QUERY_PATH).respond_with_json(expired, status=401)
     pull(sponsor, sleeps=sleeps)
     assert Notification.objects.filter(kind="sync_failed").count() == 2, "a new failing streak is told again"
+
+
+def test_every_staff_member_is_told_of_a_failing_pull(live_salesforce, sleeps, staff_user, django_user_model):
+    from tasks.models import Notification
+
+    second = django_user_model.objects.create_user(username="pat", email="pat@example.com", is_staff=True)
+    live_salesforce.expect_request(SF_QUERY_PATH).respond_with_json(
+        [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], status=401
+    )
+    pull(SponsorFactory(name="Acme"), sleeps=sleeps)
+    told = Notification.objects.filter(kind="sync_failed").values_list("recipient__username", flat=True)
+    assert sorted(told) == sorted([staff_user.username, second.username])
