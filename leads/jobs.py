@@ -11,12 +11,14 @@ from leads import services
 from leads.selectors import CONNECTOR
 
 
-def lead_sync_scheduled(now: dt.datetime | None = None) -> str:
+def lead_sync_scheduled(now: dt.datetime | None = None, trigger: str = SyncRun.Trigger.SCHEDULE) -> str:
     """The schedule (every 5 minutes): one incremental sync, unless one is already running or
-    the sheet's circuit breaker is open and its next try is after `now` (then no run at all)."""
-    if not breaker_allows(connector=CONNECTOR, scope=GoogleSheetsConnector.settings_scope(), now=now):
+    the sheet's circuit breaker is open and its next try is after `now` (then no run at all).
+    "Run now" on the sync centre calls it with a manual trigger, which always tries."""
+    scheduled = trigger == SyncRun.Trigger.SCHEDULE
+    if scheduled and not breaker_allows(connector=CONNECTOR, scope=GoogleSheetsConnector.settings_scope(), now=now):
         return "skipped: paused after repeated failures"
-    run = services.lead_sheet_sync(trigger=SyncRun.Trigger.SCHEDULE)
+    run = services.lead_sheet_sync(trigger=trigger)
     skip = getattr(run, "skip_reason", "")
     return f"run {run.pk}: {'skipped, ' + skip if skip else run.status}"
 

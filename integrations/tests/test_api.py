@@ -117,7 +117,7 @@ def test_sync_now_queues_the_named_job_or_every_integration_job(
     runs = SyncRun.objects.filter(sponsor=sponsor)
     assert sorted(runs.values_list("connector", flat=True)) == ["asana", "google_calendar", "salesforce"]
     assert set(runs.values_list("status", flat=True)) == {"succeeded"}, "demo simulators answered"
-    assert set(runs.values_list("trigger", flat=True)) == {"schedule"}
+    assert set(runs.values_list("trigger", flat=True)) == {"manual"}, "a person asked for them"
 
     with django_capture_on_commit_callbacks(execute=False):
         response = post_json(staff_web, "/api/v1/scheduler/sync-now")

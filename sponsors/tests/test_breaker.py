@@ -152,6 +152,29 @@ def test_a_manual_run_while_paused_still_calls_the_platform(
     assert state.consecutive_failures == 0 and not state.is_paused
 
 
+def test_run_now_on_the_sync_centre_is_a_manual_run_that_tries_while_paused(
+    salesforce: Salesforce, clock: SimClock, staff_web: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from integrations.schedules import schedules_install
+
+    schedules_install()
+    sponsor = SponsorFactory(asana_project_gid="", google_calendar_id="")
+    start = clock.current
+    for minute in range(5):
+        tick(clock, start + minute * MINUTE, django_capture_on_commit_callbacks)
+    assert tick(clock, start + 4 * MINUTE + dt.timedelta(seconds=30), django_capture_on_commit_callbacks) == 0
+    before = salesforce.calls
+
+    salesforce.down = False
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_web.post(reverse("sync_scheduler_run_now"), {"job": "sponsors: pull tasks"})
+    assert response.status_code == 302
+    assert salesforce.calls == before + 1
+    run = SyncRun.objects.filter(sponsor=sponsor).latest("pk")
+    assert (run.trigger, run.status) == ("manual", "succeeded")
+    assert not ConnectorState.objects.get(connector="salesforce", scope=sponsor.sync_scope).is_paused
+
+
 def test_the_sync_centre_and_the_connectors_api_show_the_pause(
     salesforce: Salesforce, clock: SimClock, staff_web: Any, api: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
