@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -68,6 +68,18 @@ def _b64url_decode(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
+def push_service_allowed(host: str) -> bool:
+    """Whether `host` is one of the browser vendors' push services (WEBPUSH_ALLOWED_HOSTS: exact
+    names, or `.suffix` for any host under it). The server POSTs to a subscription's endpoint, so
+    an endpoint anywhere else would let any signed-in person aim it at internal addresses."""
+    host = host.lower().rstrip(".")
+    for allowed in settings.WEBPUSH_ALLOWED_HOSTS:
+        allowed = allowed.lower()
+        if host == allowed or (allowed.startswith(".") and host.endswith(allowed)):
+            return True
+    return False
+
+
 def _check_endpoint(endpoint: str) -> None:
     try:
         parts = urlsplit(endpoint)
@@ -75,7 +87,7 @@ def _check_endpoint(endpoint: str) -> None:
         _ = parts.port  # raises ValueError for a port out of range
     except ValueError:
         raise ValidationError({"endpoint": "Not a valid URL."}) from None
-    if parts.scheme == "https" and host:
+    if parts.scheme == "https" and host and push_service_allowed(host):
         return
     loopback = False
     try:
@@ -84,6 +96,8 @@ def _check_endpoint(endpoint: str) -> None:
         loopback = host == "localhost"
     if parts.scheme == "http" and loopback and settings.WEBPUSH_ALLOW_LOOPBACK_HTTP:
         return
+    if parts.scheme == "https" and host:
+        raise ValidationError({"endpoint": f"{host} is not a browser push service this server sends to."})
     raise ValidationError({"endpoint": "A push endpoint is an https:// URL given by the browser."})
 
 
@@ -163,11 +177,18 @@ def push_subscription_save(
             raise ValidationError(
                 {"endpoint": f"You have {MAX_SUBSCRIPTIONS_PER_USER} devices already: remove one first."}
             )
-        subscription = PushSubscription.objects.create(
-            user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, name=name, user_agent=user_agent[:300]
-        )
-        audit_record(actor=actor, action="push_subscription.create", obj=subscription, changes={"name": [None, name]})
-        return subscription, True
+        try:
+            with transaction.atomic():  # two tabs subscribing at once: the second one updates
+                subscription = PushSubscription.objects.create(
+                    user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, name=name, user_agent=user_agent[:300]
+                )
+        except IntegrityError:
+            existing = PushSubscription.objects.select_for_update().get(endpoint=endpoint)
+        else:
+            audit_record(
+                actor=actor, action="push_subscription.create", obj=subscription, changes={"name": [None, name]}
+            )
+            return subscription, True
     changes = {}
     if existing.user_id != user.pk:
         changes["user"] = [existing.user_id, user.pk]
@@ -227,9 +248,11 @@ class PushResult:
 
 
 def push_session() -> requests.Session:
-    """One HTTP session per delivery run (keep-alive to each push service)."""
+    """One HTTP session per delivery run (keep-alive to each push service). It follows no
+    redirect: a push service answers 201 itself, and a redirect could lead anywhere."""
     session = requests.Session()
     session.headers["User-Agent"] = "Tracker-WebPush/1"
+    session.max_redirects = 0
     return session
 
 
@@ -266,10 +289,12 @@ def push_send(
                 PushSubscription.objects.filter(pk=subscription.pk).delete()
                 result.removed += 1
                 continue
-            error = f"Push service answered HTTP {status}" if status else f"Push failed: {exc.message}"
-            if exc.response is not None and exc.response.text:
-                error += f": {exc.response.text[:200].strip()}"
+            # Only the status is kept: the person reads this error, and the body is the push
+            # service's to say, not ours to show.
+            error = f"Push service answered HTTP {status}" if status else "Push failed before an answer"
             _record_error(subscription, error, result)
+        except requests.TooManyRedirects:
+            _record_error(subscription, "Push service answered with a redirect (not followed)", result)
         except requests.RequestException as exc:
             _record_error(subscription, f"Push service unreachable: {exc.__class__.__name__}", result)
         except (ValueError, TypeError) as exc:  # a key pywebpush cannot use (bad VAPID key, bad p256dh)

@@ -326,6 +326,13 @@ WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_SUBJECT = env.str("WEBPUSH_SUBJECT", default="mailto:tracker@localhost")
 WEBPUSH_TTL = env.int("WEBPUSH_TTL", default=24 * 3600)  # seconds a push service keeps a message
 WEBPUSH_TIMEOUT = env.float("WEBPUSH_TIMEOUT", default=10.0)
+# The browser vendors' push services (Chrome and Chromium-based browsers: FCM; Firefox: Mozilla's
+# autopush; Safari: Apple's; Edge on Windows: WNS). A subscription elsewhere is refused, since the
+# server POSTs to it. A leading dot allows any host under that domain.
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=["fcm.googleapis.com", "updates.push.services.mozilla.com", ".push.apple.com", ".notify.windows.com"],
+)
 # Push services are always HTTPS; tests point subscriptions at a plain-HTTP fake on loopback.
 WEBPUSH_ALLOW_LOOPBACK_HTTP = env.bool("WEBPUSH_ALLOW_LOOPBACK_HTTP", default=False)
 

@@ -116,6 +116,7 @@ class PushService:
         self.deliveries: list[Delivery] = []
         self.refused: list[str] = []
         self.answer: dict[str, int] = {}
+        self.redirect: dict[str, str] = {}
         server.expect_request(re.compile(r"^/push/[\w-]+$"), method="POST").respond_with_handler(self._handle)
 
     @property
@@ -131,7 +132,10 @@ class PushService:
     def _handle(self, request: Request) -> Response:
         name = request.path.rsplit("/", 1)[1]
         if name in self.answer:
-            return Response("gone" if self.answer[name] in (404, 410) else "try later", status=self.answer[name])
+            body = "gone" if self.answer[name] in (404, 410) else "internal detail: db01.corp timeout"
+            return Response(body, status=self.answer[name])
+        if name in self.redirect:
+            return Response("", status=307, headers={"Location": self.redirect.pop(name)})
         try:
             if "TTL" not in request.headers:
                 raise ValueError("no TTL header")

@@ -247,6 +247,9 @@ def test_api_subscribe_list_and_remove(api: Any, user: Any, other_user: Any, ser
     ("change", "where"),
     [
         ({"endpoint": "http://push.example.com/x"}, "endpoint"),
+        ({"endpoint": "https://169.254.169.254/latest/meta-data"}, "not a browser push service"),
+        ({"endpoint": "https://intranet.example.com/push"}, "not a browser push service"),
+        ({"endpoint": "https://evilfcm.googleapis.com.example.net/x"}, "not a browser push service"),
         ({"endpoint": "javascript:alert(1)"}, "endpoint"),
         ({"keys": {"p256dh": "short", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "p256dh"),
         ({"keys": {"p256dh": None, "auth": "x"}}, "p256dh"),
@@ -260,6 +263,35 @@ def test_api_rejects_bad_subscriptions(api: Any, service: PushService, change: d
     assert response.json()["error_code"] == "VALIDATION_ERROR"
     assert where in str(response.json()["detail"])
     assert not PushSubscription.objects.exists()
+
+
+def test_the_browser_vendors_push_services_are_accepted(api: Any, service: PushService) -> None:
+    keys = browser_subscription(service)["keys"]
+    for endpoint in (
+        "https://fcm.googleapis.com/fcm/send/abc:APA91b",
+        "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
+        "https://web.push.apple.com/QGuQ",
+        "https://wns2-par02p.notify.windows.com/w/?token=BQYAAA",
+    ):
+        assert api.post(SUBSCRIPTIONS, {"endpoint": endpoint, "keys": keys}).status_code == 201, endpoint
+
+
+def test_a_redirect_from_the_push_service_is_not_followed_and_its_body_not_shown(
+    user: Any, service: PushService
+) -> None:
+    elsewhere = []
+    service.server.expect_request("/elsewhere").respond_with_handler(lambda r: elsewhere.append(r) or "")
+    subscription = subscribe(user, service, "moved")
+    service.redirect["moved"] = service.origin + "/elsewhere"
+    n = remind(user)
+    notifications_deliver(now=T0)
+    assert elsewhere == []
+    n.refresh_from_db()
+    assert n.push_state == "pending" and "redirect" in n.last_error
+    service.answer["moved"] = 500  # with a body the person must not be shown
+    notifications_deliver(now=T0 + H)
+    subscription.refresh_from_db()
+    assert subscription.last_error == "Push service answered HTTP 500"
 
 
 def test_api_says_when_push_is_not_set_up(api: Any) -> None:
