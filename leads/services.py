@@ -33,7 +33,7 @@ from leads.sheet_rows import LIMITS, SheetLayoutError, parse_sheet
 from leads.sync_apply import PlanApplier
 from leads.sync_plan import RULES, Plan, plan_sync, task_title
 from tasks.models import Task
-from tasks.services import task_columns_lock, task_create, task_update
+from tasks.services import task_columns_lock, task_columns_share, task_create, task_update
 
 logger = logging.getLogger(__name__)
 
@@ -238,8 +238,12 @@ def lead_update(*, lead: Lead, actor: Actor, **values: Any) -> Lead:
     if unknown:
         raise ValidationError(f"Unknown lead fields: {', '.join(sorted(unknown))}")
     values = _clean(values)
+    # Column locks before the row locks, as every task writer takes them: exclusive when the
+    # task may move, else shared (a renamed lead renames its task in place).
     if "status" in values:
-        task_columns_lock(*Task.Status.values)  # before the row locks, as every task writer does
+        task_columns_lock(*Task.Status.values)
+    else:
+        task_columns_share()
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     changes = {f: (getattr(lead, f), v) for f, v in values.items() if getattr(lead, f) != v}
     if not changes:

@@ -48,7 +48,7 @@ from sponsors.pull_plan import (
     upstream_values,
 )
 from tasks.models import POSITION_GAP, Task
-from tasks.services import task_column_end, task_columns_lock
+from tasks.services import task_column_end, task_columns_lock, task_columns_share
 
 BATCH_SIZE = 2000
 STATUS_VALUES = frozenset(Task.Status.values)
@@ -229,6 +229,10 @@ class TaskPuller:
         (IntegrityError: the caller plans the batch again). Returns (created, updated,
         unchanged) where unchanged includes rows whose only write is the new baseline."""
         now = timezone.now()
+        # Column locks before any row lock, as every task writer takes them (tasks/services.py):
+        # a person's edit holds its shared column locks while it waits for a row this batch
+        # would otherwise have locked first.
+        task_columns_lock(*Task.Status.values)
         update_ids = [record.external_id for record, action in pending if action == "update"]
         locked = self._existing(update_ids, for_update=True) if update_ids else {}
         plans = []
@@ -366,6 +370,7 @@ class TaskPuller:
     @transaction.atomic
     def _mark_removed_batch(self, external_ids: list[str]) -> int:
         now = timezone.now()
+        task_columns_share()  # before the row locks (tasks/services.py)
         qs = Task.objects.select_for_update().filter(
             source=self.source, sponsor=self.sponsor, external_id__in=external_ids, removed_at__isnull=True
         )

@@ -169,6 +169,9 @@ _TIMESTAMPS = ("enrichment_checked_at", "enrichment_fetched_at")
 @transaction.atomic
 def _store(*, task: Task, ref: str, values: dict[str, Any], actor: Actor) -> bool:
     """Write `values` unless the task's reference changed meanwhile; returns whether it wrote."""
+    from tasks.services import task_columns_share  # services imports this module's callers
+
+    task_columns_share()  # before the row lock, as every task writer (tasks/services.py)
     current = Task.objects.select_for_update().filter(pk=task.pk, external_ref=ref).first()
     if current is None:
         return False

@@ -200,3 +200,60 @@ def test_concurrent_moves_and_status_changes_never_deadlock(api_key: str, settin
     assert sum(1 for _, status, _ in results if status == 200) > len(results) // 2
     assert Task.objects.count() == 10
     assert positions_are_unique()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_respace_waits_for_a_plain_edit_at_the_column_lock_not_at_its_row() -> None:
+    """A plain edit (no move) holds shared column locks before its row lock; a re-space of that
+    column then waits at the column lock, before it locks any row. Were it to lock rows first,
+    the edit's COMMIT-time check of the deferred (status, position) constraint would wait for the
+    re-space's new positions while the re-space waits for the edit's row: a deadlock."""
+    from django.db import transaction
+
+    actor = Actor.system_job("tests")
+    task = services.task_create(actor=actor, title="Edited", status="done")
+    editing, release, errors = threading.Event(), threading.Event(), []
+
+    def edit() -> None:
+        try:
+            with transaction.atomic():
+                services.task_update(task=task, actor=actor, title="Edited again")
+                editing.set()
+                release.wait(20)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def respace() -> None:
+        try:
+            with transaction.atomic():
+                services.task_columns_lock("done")
+                services._respace_column("done")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    assert editing.wait(20)
+    spacer = threading.Thread(target=respace)
+    spacer.start()
+    try:
+        waiting_on = None
+        for _ in range(200):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT locktype FROM pg_locks WHERE NOT granted")
+                waiting_on = {row[0] for row in cursor.fetchall()}
+            if waiting_on:
+                break
+            threading.Event().wait(0.05)
+        assert waiting_on == {"advisory"}, f"the re-space waits on {waiting_on}"
+    finally:
+        release.set()
+        editor.join(30)
+        spacer.join(30)
+    assert errors == []
+    assert Task.objects.get(pk=task.pk).title == "Edited again"
