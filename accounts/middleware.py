@@ -42,7 +42,12 @@ class LoginRequiredMiddleware:
 # re-authentication, password change), static files and health. The API is gated where it
 # authenticates (accounts.api_auth.SessionCsrfAuth and tracker_project.api_docs), because an API
 # key, a credential of its own, keeps working.
-MFA_OPEN_PREFIXES = ("/accounts/", "/api/", "/health", "/static/", "/favicon.ico")
+# Also the public API docs and the web app's manifest and service worker (they hold no data, and
+# a browser refuses a service worker answered with a redirect).
+MFA_OPEN_PREFIXES = (
+    "/accounts/", "/api/", "/health", "/static/", "/favicon.ico",
+    "/docs", "/redoc", "/manifest.webmanifest", "/service-worker.js",
+)  # fmt: skip
 MFA_SETUP_MESSAGE = "Staff accounts must set up two-factor authentication before using Tracker."
 
 

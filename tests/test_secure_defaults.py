@@ -68,6 +68,7 @@ print(json.dumps({
     "api_404_https": grab(client.get("/api/v1/no-such-thing", **HTTPS)),
     "health_http": grab(client.get("/health")),
     "api_health_http": grab(client.get("/api/v1/health")),
+    "api_health_slash_http": grab(client.get("/api/v1/health/")),
 }))
 """
 
@@ -129,7 +130,7 @@ def test_only_the_five_variables_turn_every_https_protection_on(runs: dict[str, 
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
         "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
-        "SECURE_REDIRECT_EXEMPT": ["^health$", "^api/v1/health$"],
+        "SECURE_REDIRECT_EXEMPT": ["^health/?$", "^api/v1/health/?$"],
     }
 
 
@@ -152,7 +153,7 @@ def test_https_from_the_proxy_is_served_with_hsts_and_secure_cookies(runs: dict[
 
 
 def test_health_checks_answer_over_plain_http(runs: dict[str, Any]) -> None:
-    for name in ("health_http", "api_health_http"):
+    for name in ("health_http", "api_health_http", "api_health_slash_http"):
         response = runs["production"][name]
         assert response["status"] in (200, 503), (name, response["status"])
         assert "Location" not in response["headers"]

@@ -271,7 +271,7 @@ SECURE_PROXY_SSL_HEADER = (
 # Load balancers probe health over plain HTTP, often without X-Forwarded-Proto: a redirect
 # would read as "down". The health answer carries no cookie and no secret (paths without the
 # leading slash, as SecurityMiddleware matches them).
-SECURE_REDIRECT_EXEMPT = [r"^health$", r"^api/v1/health$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^api/v1/health/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -32,7 +32,7 @@ ERROR_PAGES: dict[int, tuple[str, str, str]] = {
     403: ("403.html", "You cannot open this page", "You do not have permission to do this."),
     404: ("404.html", "Page not found", "Not found."),
     500: ("500.html", "Something went wrong", "Internal error; it has been logged."),
-    503: ("503.html", "Temporarily unavailable", "The database is unavailable; retry shortly."),
+    503: ("503.html", "Temporarily unavailable", "A service Tracker needs is unavailable; retry shortly."),
 }
 
 
