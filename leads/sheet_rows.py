@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 
 from integrations.connectors.base import storable
 from integrations.connectors.google_sheets import SheetSnapshot
+from integrations.connectors.google_sheets_rows import row_key
 from leads.models import Lead
 
 COLUMNS = ("id", "name", "email", "status", "source", "task_id")
@@ -114,7 +115,7 @@ def parse_sheet(snapshot: SheetSnapshot) -> ParsedSheet:
         if not any(c.strip() for c in line):
             parsed.errors.append(RowError(row, "", "Blank line: skipped.", []))
             continue
-        sheet_id = _clean(cell(line, "id"))
+        sheet_id = row_key(cell(line, "id"))  # the very key the connector matches tags with
         if not sheet_id:
             parsed.errors.append(RowError(row, "", "Missing id: the row is skipped until it has one.", line[:20]))
             continue

@@ -436,7 +436,7 @@ class GoogleSheetsConnector:
         data = []
         for row in rows:
             if writable.get(row.key) is None:
-                present = any(current.cell(current.first_row + i, key_col) == row.key for i in range(len(current.rows)))
+                present = any(current.key(current.first_row + i, key_col) == row.key for i in range(len(current.rows)))
                 result.missed[row.key] = (
                     "its row was tagged in this run and is written once the tag is checked, on the next run"
                     if present and row.key not in writable
@@ -484,5 +484,5 @@ class GoogleSheetsConnector:
 
 def _without_new_tags(snapshot: SheetSnapshot, *, key_col: int) -> SheetSnapshot:
     """`snapshot` keeping only the tags that sat on the row holding their key."""
-    kept = {row: [t for t in tags if t.value == snapshot.cell(row, key_col)][:1] for row, tags in snapshot.tags.items()}
+    kept = {row: [t for t in tags if t.value == snapshot.key(row, key_col)][:1] for row, tags in snapshot.tags.items()}
     return replace(snapshot, tags={row: tags for row, tags in kept.items() if tags})

@@ -57,6 +57,17 @@ class SheetSnapshot:
         offset = col - self.first_col
         return line[offset].strip() if 0 <= offset < len(line) else ""
 
+    def key(self, row: int, col: int) -> str:
+        """The row's key as the sync reads it (`row_key`): a tag is matched against this."""
+        return row_key(self.cell(row, col))
+
+
+def row_key(text: str) -> str:
+    """A row's id as one string whatever the cell holds around it: inner runs of whitespace
+    (a non-breaking space too) as one space, no NUL. The lead sync parses ids with it, so a tag's
+    value, the lookup and the check after a write all agree."""
+    return " ".join(storable(text).split())
+
 
 @dataclass(frozen=True)
 class CellWrite:
@@ -219,7 +230,7 @@ def tag_plan(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> TagPla
     plan = TagPlan(stale=[], untagged=[])
     kept: set[int] = set()
     for row, tags in snapshot.tags.items():
-        key = snapshot.cell(row, key_col)
+        key = snapshot.key(row, key_col)
         for tag in tags:
             if tag.value == key and key and row not in kept:
                 kept.add(row)
@@ -228,7 +239,7 @@ def tag_plan(snapshot: SheetSnapshot, *, key_col: int, keys: set[str]) -> TagPla
     first = snapshot.first_row
     for offset in range(len(snapshot.rows)):
         row = first + offset
-        key = snapshot.cell(row, key_col)
+        key = snapshot.key(row, key_col)
         if key in keys and row not in kept:
             plan.untagged.append((row, key))
     return plan
@@ -254,7 +265,7 @@ def verified(snapshot: SheetSnapshot, *, key_col: int) -> dict[str, int | None]:
         for tag in tags:
             rows.setdefault(tag.value, []).append(row)
     return {
-        key: found[0] if len(found) == 1 and snapshot.cell(found[0], key_col) == key else None
+        key: found[0] if len(found) == 1 and snapshot.key(found[0], key_col) == key else None
         for key, found in rows.items()
     }
 

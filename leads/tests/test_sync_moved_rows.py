@@ -206,3 +206,22 @@ def test_dry_run_reads_once_and_writes_no_tags(sheet):
     assert len(plan.items) == 3 and len(sheet.requests) == 1
     assert plan.summary()["rows_to_tag"] == 3
     assert sheet.tags() == {} and sheet.writes == 0
+
+
+def test_an_id_typed_with_odd_spaces_is_tagged_and_written_like_any_other(sheet):
+    """`lead 7` typed with a non-breaking space and a double space: the sync reads the id as
+    `lead 7`; its tag, the lookup and the check after writing use that same key."""
+    sheet.set_rows([*lead_rows(2), ["lead\u00a0 7", "Odd Spaces", "odd@example.com", "NEW", "Phone", ""]])
+    run = sync(initial=True)
+    assert run.status == SyncRun.Status.SUCCEEDED, (
+        run.error,
+        list(run.record_errors.values_list("message", flat=True)),
+    )
+    odd = lead("lead 7")
+    assert sheet.tags()["lead\u00a0 7"] == "lead 7"  # the raw cell carries the key as read
+
+    task_update(task=odd.task, actor=ACTOR, status="in_progress")
+    run = sync()
+    assert run.status == SyncRun.Status.SUCCEEDED, list(run.record_errors.values_list("message", flat=True))
+    rows = [r for r in sheet.rows if r and r[0].replace("\u00a0", " ").split() == ["lead", "7"]]
+    assert rows and rows[0][3] == "CONTACTED" and rows[0][5] == str(odd.task_id)
