@@ -352,3 +352,34 @@ def test_the_connections_page_lets_its_forms_go_to_the_consent_pages_only(staff_
     consent = urlsplit(start(staff_web, "salesforce"))
     assert f"{consent.scheme}://{consent.netloc}" in form_action and "'self'" in form_action
     assert re.search(r"form-action ([^;]*)", staff_web.get("/tasks/")["Content-Security-Policy"])[1] == "'self'"
+
+
+def test_after_disconnect_the_environment_credentials_are_used(staff_web, oauth_fake, settings):
+    from integrations.connectors.asana import AsanaConnector
+
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    connection = Connection.objects.get()
+    settings.ASANA_ACCESS_TOKEN = "asana-env-token-123456"
+    assert AsanaConnector(demo=False).token() == connection.access_token, "the stored one wins while connected"
+
+    staff_web.post(f"/connections/{connection.pk}/disconnect")
+
+    connector = AsanaConnector()
+    assert not connector.demo and connector.connection.is_environment
+    assert connector.token() == "asana-env-token-123456"
+
+
+def test_a_disconnected_oldest_connection_is_not_the_default(staff_web, oauth_fake):
+    from integrations.connectors.asana import AsanaConnector
+
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    oauth_fake.users["asana"] = {**DEFAULT_USERS["asana"], "gid": "1209999999999998", "name": "Second Person"}
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    first, second = Connection.objects.order_by("id")
+    staff_web.post(f"/connections/{first.pk}/disconnect")
+
+    assert AsanaConnector().connection.pk == second.pk
+    assert AsanaConnector().token() == second.access_token
+
+    staff_web.post(f"/connections/{second.pk}/disconnect")
+    assert AsanaConnector().demo, "every stored one disconnected and no environment: demo mode"
