@@ -29,6 +29,11 @@ class ReconnectMismatch(OAuthFlowError):
     """A Reconnect signed in as another account than the connection's: nothing is changed."""
 
 
+class AccountAlreadyConnected(OAuthFlowError):
+    """A Reconnect would move the connection onto an account another connection already holds
+    (platform + account_id is unique): nothing is changed."""
+
+
 @dataclass(frozen=True)
 class ConnectOutcome:
     connection: Connection
@@ -93,10 +98,12 @@ def _save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int | None) -> Conne
             expires_at=grant.expires_at,
         )
         return ConnectOutcome(connection=connection, created=True)
-    if existing.account_id != grant.account_id or existing.auth != Connection.Auth.OAUTH:
+    account_id = grant.account_id[:255]
+    if existing.account_id != account_id or existing.auth != Connection.Auth.OAUTH:
         # TikTok: the same person's authorization may now cover another set of advertisers; a
         # connection made from a pasted token becomes an OAuth one (it now has a refresh token).
-        existing.account_id = grant.account_id[:255]
+        _refuse_taken_account(connection=existing, account_id=account_id, grant=grant)
+        existing.account_id = account_id
         existing.auth = Connection.Auth.OAUTH
         existing.save(update_fields=["account_id", "auth"])
     connection = connection_reconnect(
@@ -110,6 +117,23 @@ def _save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int | None) -> Conne
         expires_at=grant.expires_at,
     )
     return ConnectOutcome(connection=connection, created=False)
+
+
+def _refuse_taken_account(*, connection: Connection, account_id: str, grant: OAuthGrant) -> None:
+    """Raise AccountAlreadyConnected when another connection holds `account_id` on the same
+    platform. Checked before the write: the unique constraint would otherwise fail at save, and
+    `connection_oauth_save`'s retry would take the same path again (a 500 on the callback)."""
+    if not account_id:
+        return
+    other = (
+        Connection.objects.filter(platform=connection.platform, account_id=account_id).exclude(pk=connection.pk).first()
+    )
+    if other is not None:
+        raise AccountAlreadyConnected(
+            f"You signed in to {connection.get_platform_display()} as {grant.account}, which is already connected "
+            f'as "{other.label}" (another connection). Nothing was changed: reconnect that one instead, or '
+            "disconnect and delete it first."
+        )
 
 
 def connection_disconnect(

@@ -383,3 +383,40 @@ def test_a_disconnected_oldest_connection_is_not_the_default(staff_web, oauth_fa
 
     staff_web.post(f"/connections/{second.pk}/disconnect")
     assert AsanaConnector().demo, "every stored one disconnected and no environment: demo mode"
+
+
+def test_reconnect_onto_an_account_another_connection_holds_changes_nothing(staff_web, oauth_fake):
+    """A connection without an account id (made before ids were recorded) reconnected as the
+    account another connection already holds: a clear message, not a 500, and nothing saved."""
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    holder = Connection.objects.get()
+    blank = Connection.objects.create(platform="asana", label="Old Asana", auth="token", account_id="")
+    blank.set_secrets({"access_token": "asana-old-token-kept"})
+    blank.save()
+
+    html = page_text(finish(staff_web, oauth_fake.approve(start(staff_web, "asana", connection_id=blank.pk))))
+
+    assert 'You signed in to Asana as Sam Admin, which is already connected as "Sam Admin"' in html
+    assert "Nothing was changed" in html
+    blank.refresh_from_db()
+    assert blank.account_id == "" and blank.auth == "token" and blank.access_token == "asana-old-token-kept"
+    assert Connection.objects.get(pk=holder.pk).account_id == DEFAULT_USERS["asana"]["gid"]
+    assert not AuditEvent.objects.filter(action="connection.reconnect").exists()
+
+
+def test_tiktok_reconnect_onto_advertisers_another_connection_holds_changes_nothing(staff_web, oauth_fake):
+    oauth_fake.users["tiktok"] = {"advertiser_ids": ["7000000000000000001"]}
+    finish(staff_web, oauth_fake.approve(start(staff_web, "tiktok")))
+    oauth_fake.users["tiktok"] = {"advertiser_ids": ["7000000000000000001", "7000000000000000002"]}
+    Connection.objects.create(
+        platform="tiktok", label="Both", auth="token", account_id="7000000000000000001,7000000000000000002"
+    )
+    first = Connection.objects.order_by("id").first()
+
+    # The same person's grant overlaps the first connection, so it is accepted as the same account,
+    # but its advertiser set is the one the second connection holds.
+    html = page_text(finish(staff_web, oauth_fake.approve(start(staff_web, "tiktok", connection_id=first.pk))))
+
+    assert 'already connected as "Both"' in html and "Nothing was changed" in html
+    first.refresh_from_db()
+    assert first.account_id == "7000000000000000001"
