@@ -420,3 +420,24 @@ def test_tiktok_reconnect_onto_advertisers_another_connection_holds_changes_noth
     assert 'already connected as "Both"' in html and "Nothing was changed" in html
     first.refresh_from_db()
     assert first.account_id == "7000000000000000001"
+
+
+@pytest.mark.parametrize("platform", ["salesforce", "google", "asana"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[1]",
+        "null",
+        '"x"',
+        '{"access_token": "at-1", "token_type": "Bearer", "expires_in": "soon", "refresh_token": "rt-1"}',
+    ],
+)
+def test_a_malformed_token_answer_says_so_and_saves_nothing(staff_web, oauth_fake, platform, body):
+    callback = oauth_fake.approve(start(staff_web, platform))
+    oauth_fake.token_body[platform] = body
+
+    html = page_text(finish(staff_web, callback))
+
+    assert f"{LABELS[platform]}'s token endpoint sent an answer that is not a valid token response" in html
+    assert "Nothing was saved" in html
+    assert not Connection.objects.exists()
