@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.services import audit_record
 from integrations.connection_services import connection_create, connection_reconnect
-from integrations.credentials import CredentialsUnreadable
+from integrations.credentials import CredentialsKeyMissing, CredentialsUnreadable
 from integrations.models import Connection
 from integrations.oauth import OAuthFlowError, OAuthGrant, RevokeFailed
 from integrations.oauth_providers import get_provider, http_client
@@ -27,6 +27,11 @@ from integrations.oauth_providers import get_provider, http_client
 
 class ReconnectMismatch(OAuthFlowError):
     """A Reconnect signed in as another account than the connection's: nothing is changed."""
+
+
+class SecretsNotStorable(OAuthFlowError):
+    """CREDENTIALS_KEYS is not set (production): the granted tokens cannot be encrypted, so
+    nothing is saved."""
 
 
 class AccountAlreadyConnected(OAuthFlowError):
@@ -53,13 +58,18 @@ def connection_oauth_save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int 
     The connection to update is the Reconnect button's (`reconnect_id`), else the one already
     holding this platform account (platform + account_id), so reconnecting keeps the id and
     everything mapped to it; otherwise a new connection is made. Raises ReconnectMismatch when
-    a Reconnect signed in as another account (nothing changes then).
+    a Reconnect signed in as another account, AccountAlreadyConnected when it would take an
+    account another connection holds, SecretsNotStorable when CREDENTIALS_KEYS is missing
+    (nothing changes then).
     """
     try:
-        return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
-    except IntegrityError:
-        # Two callbacks for the same new account at once: the other one created it first.
-        return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+        try:
+            return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+        except IntegrityError:
+            # Two callbacks for the same new account at once: the other one created it first.
+            return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+    except CredentialsKeyMissing as exc:
+        raise SecretsNotStorable(f"{exc} Nothing was saved.") from None
 
 
 @transaction.atomic
@@ -149,6 +159,9 @@ def connection_disconnect(
         secrets = connection.secrets
     except CredentialsUnreadable:
         secrets, error = {}, "The stored token could not be decrypted, so it was not revoked at the platform."
+    except CredentialsKeyMissing as exc:
+        # Deleting locally needs no key; the person still asked for the token to be gone here.
+        secrets, error = {}, f"{exc} So the stored token could not be read, and it was not revoked at the platform."
     if provider is not None and secrets and connection.auth == Connection.Auth.OAUTH:
         try:
             with http_client(transport) as http:

@@ -441,3 +441,29 @@ def test_a_malformed_token_answer_says_so_and_saves_nothing(staff_web, oauth_fak
     assert f"{LABELS[platform]}'s token endpoint sent an answer that is not a valid token response" in html
     assert "Nothing was saved" in html
     assert not Connection.objects.exists()
+
+
+def test_a_missing_credentials_key_ends_the_callback_with_its_message(staff_web, oauth_fake, settings):
+    callback = oauth_fake.approve(start(staff_web, "google"))
+    settings.CREDENTIALS_KEYS, settings.DEBUG = [], False
+
+    html = page_text(finish(staff_web, callback))
+
+    assert "CREDENTIALS_KEYS is not set: connection secrets cannot be encrypted" in html
+    assert "Nothing was saved" in html
+    assert not Connection.objects.exists()
+
+
+def test_disconnect_without_a_credentials_key_deletes_locally_and_says_why_it_was_not_revoked(
+    staff_web, oauth_fake, settings
+):
+    finish(staff_web, oauth_fake.approve(start(staff_web, "google")))
+    connection = Connection.objects.get()
+    settings.CREDENTIALS_KEYS, settings.DEBUG = [], False
+
+    html = page_text(staff_web.post(f"/connections/{connection.pk}/disconnect", follow=True))
+
+    assert "CREDENTIALS_KEYS is not set" in html and "it was not revoked at the platform" in html
+    assert not oauth_fake.revocations
+    connection.refresh_from_db()
+    assert connection.secrets_encrypted == "" and connection.status == "disabled"
