@@ -164,11 +164,17 @@ def connection_update_tokens(
 def connection_mark_needs_reconnect(*, connection: Connection, reason: str, actor: Actor) -> bool:
     """The platform refused the refresh token (invalid_grant) or the credentials: mark the
     connection `needs_reconnect` and tell staff, once (only on the change; later calls return
-    False and stay quiet). `reason` is scrubbed of the connection's secrets."""
+    False and stay quiet). A disconnected (DISABLED) connection is left as it is (False): a
+    sync that loaded it before the Disconnect must not undo it or alert anyone. `reason` is
+    scrubbed of the connection's secrets."""
     locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    if locked.status == Connection.Status.DISABLED:
+        connection.status = locked.status
+        return False
     text = _scrub(locked, reason)
     now = timezone.now()
-    newly = locked.status != Connection.Status.NEEDS_RECONNECT
+    before = locked.status
+    newly = before != Connection.Status.NEEDS_RECONNECT
     locked.status = Connection.Status.NEEDS_RECONNECT
     locked.last_error = text
     locked.last_error_at = now
@@ -186,7 +192,7 @@ def connection_mark_needs_reconnect(*, connection: Connection, reason: str, acto
         actor=actor,
         action="connection.refresh_failed",
         obj=locked,
-        changes={"status": (Connection.Status.CONNECTED, locked.status), "error": (None, text)},
+        changes={"status": (before, locked.status), "error": (None, text)},
     )
     message = f"{locked} needs reconnecting: {text}"[:500]
     key = f"connection-reconnect:{locked.pk}:{locked.reconnect_notified_at:%Y%m%d%H%M%S%f}"
