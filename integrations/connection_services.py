@@ -256,6 +256,23 @@ def connection_warn_expiry(*, connection: Connection, message: str) -> bool:
 
 
 @transaction.atomic
+def connection_relabel(*, connection: Connection, label: str, actor: Actor) -> Connection:
+    """Rename the connection (the only field the admin edits); audited with the label before
+    and after. Writes that column alone, so a token refreshed meanwhile is not overwritten.
+    Returns the connection."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = locked.label
+    connection.label = label
+    if label == before:
+        return connection
+    locked.label, locked.updated_at = label, timezone.now()
+    locked.save(update_fields=["label", "updated_at"])
+    connection.updated_at = locked.updated_at
+    audit_record(actor=actor, action="connection.relabel", obj=locked, changes={"label": (before, label)})
+    return connection
+
+
+@transaction.atomic
 def connection_delete(*, connection: Connection, actor: Actor) -> None:
     """Delete the connection and its secrets (revoking at the platform is the caller's part)."""
     audit_record(
