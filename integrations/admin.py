@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import models
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts.actor import ORIGIN_ADMIN, Actor
-from integrations.connection_services import connection_delete
+from integrations.connect import connection_disconnect
+from integrations.connection_services import connection_delete, connection_relabel
 from integrations.models import SECRET_NAMES, Connection, ConnectorState, SyncRecordError, SyncRun
 from integrations.services import connector_state_reset
 
@@ -95,7 +97,9 @@ class ConnectorStateAdmin(admin.ModelAdmin):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     """Connections are made through the dashboard's consent flow or the API (which verify the
-    credentials); here they can be read, relabelled, disabled and deleted. Secrets are masked."""
+    credentials); here they can be read, relabelled, disconnected and deleted, each through its
+    service (audited). The status is read-only: only the services move it (an edited status
+    would skip the revocation and the audit). Secrets are masked."""
 
     list_display = ("id", "platform", "label", "auth", "status", "account_name", "expires_at", "last_refreshed_at")
     list_filter = ("platform", "status", "auth")
@@ -121,10 +125,29 @@ class ConnectionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in ("label", "status"))
+    readonly_fields = tuple(f for f in fields if f != "label")
+    actions = ["disconnect"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: ModelForm, change: bool) -> None:
+        # Not obj.save(): that would write every column back, over a token refreshed meanwhile.
+        if change and "label" in form.changed_data:
+            actor = Actor.from_request(request, origin=ORIGIN_ADMIN)
+            connection_relabel(connection=obj, label=form.cleaned_data["label"], actor=actor)
+
+    @admin.action(description="Disconnect (revoke at the platform, delete the tokens here)")
+    def disconnect(self, request: HttpRequest, queryset: models.QuerySet[Connection]) -> None:
+        actor = Actor.from_request(request, origin=ORIGIN_ADMIN)
+        failed: list[str] = []
+        for connection in queryset:
+            outcome = connection_disconnect(connection=connection, actor=actor)
+            if outcome.revoke_error:
+                failed.append(f"{connection}: {outcome.revoke_error}")
+        self.message_user(request, f"{queryset.count()} connection(s) disconnected.")
+        for text in failed:
+            self.message_user(request, f"Not revoked at the platform: {text}", level="warning")
 
     @admin.display(description="Secrets")
     def secrets_masked(self, obj: Connection) -> str:

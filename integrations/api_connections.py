@@ -15,6 +15,7 @@ from accounts.api_auth import staff_required
 from integrations import connection_selectors as selectors
 from integrations.connection_services import connection_delete
 from integrations.connection_verify import ConnectionExists, ConnectionRefused, connection_add, connection_test
+from integrations.credentials import CredentialsKeyMissing
 from integrations.environment import EnvironmentConnection, environment_connection
 from integrations.models import Connection
 from tracker_project.api_errors import ApiError, reject_unknown_query
@@ -120,7 +121,7 @@ def get_connection(request: HttpRequest, connection_id: str) -> dict[str, Any]:
 
 @router.post(
     "/connections",
-    response={201: ConnectionOut, **error_responses(400, 403, 409)},
+    response={201: ConnectionOut, **error_responses(400, 403, 409, 503)},
     summary="Add a token or service-account connection",
     description=(
         'Body `{"platform", "label", "token"}` (Asana personal access token, Meta system-user token, '
@@ -144,18 +145,23 @@ def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status[dic
         raise ApiError(422, str(exc), "PLATFORM_REFUSED") from None
     except ConnectionExists as exc:
         raise ApiError(409, str(exc)) from None
+    except CredentialsKeyMissing as exc:
+        raise _key_missing(exc) from None
     return Status(201, _out(connection))
 
 
 @router.post(
     "/connections/{connection_id}/test",
-    response={200: ConnectionTestOut, **error_responses(403, 404)},
+    response={200: ConnectionTestOut, **error_responses(403, 404, 503)},
     summary="Check a connection with its platform",
 )
 def test_connection(request: HttpRequest, connection_id: str) -> dict[str, Any]:
     _staff(request)
     connection = _find(connection_id)
-    result = connection_test(connection)
+    try:
+        result = connection_test(connection)
+    except CredentialsKeyMissing as exc:
+        raise _key_missing(exc) from None
     if isinstance(connection, Connection):
         connection.refresh_from_db()
     return {"ok": result.ok, "detail": result.detail, "connection": _out(connection)}
@@ -174,3 +180,8 @@ def delete_connection(request: HttpRequest, connection_id: str) -> Status[None]:
         )
     connection_delete(connection=connection, actor=actor)
     return Status(204, None)
+
+
+def _key_missing(exc: CredentialsKeyMissing) -> ApiError:
+    """A server set-up fault, not the caller's: 503 until CREDENTIALS_KEYS is set."""
+    return ApiError(503, str(exc), "CREDENTIALS_KEY_MISSING")

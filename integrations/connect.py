@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.services import audit_record
 from integrations.connection_services import connection_create, connection_reconnect
-from integrations.credentials import CredentialsUnreadable
+from integrations.credentials import CredentialsKeyMissing, CredentialsUnreadable
 from integrations.models import Connection
 from integrations.oauth import OAuthFlowError, OAuthGrant, RevokeFailed
 from integrations.oauth_providers import get_provider, http_client
@@ -27,6 +27,16 @@ from integrations.oauth_providers import get_provider, http_client
 
 class ReconnectMismatch(OAuthFlowError):
     """A Reconnect signed in as another account than the connection's: nothing is changed."""
+
+
+class SecretsNotStorable(OAuthFlowError):
+    """CREDENTIALS_KEYS is not set (production): the granted tokens cannot be encrypted, so
+    nothing is saved."""
+
+
+class AccountAlreadyConnected(OAuthFlowError):
+    """A Reconnect would move the connection onto an account another connection already holds
+    (platform + account_id is unique): nothing is changed."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,18 @@ def connection_oauth_save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int 
     The connection to update is the Reconnect button's (`reconnect_id`), else the one already
     holding this platform account (platform + account_id), so reconnecting keeps the id and
     everything mapped to it; otherwise a new connection is made. Raises ReconnectMismatch when
-    a Reconnect signed in as another account (nothing changes then).
+    a Reconnect signed in as another account, AccountAlreadyConnected when it would take an
+    account another connection holds, SecretsNotStorable when CREDENTIALS_KEYS is missing
+    (nothing changes then).
     """
     try:
-        return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
-    except IntegrityError:
-        # Two callbacks for the same new account at once: the other one created it first.
-        return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+        try:
+            return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+        except IntegrityError:
+            # Two callbacks for the same new account at once: the other one created it first.
+            return _save(grant=grant, actor=actor, reconnect_id=reconnect_id)
+    except CredentialsKeyMissing as exc:
+        raise SecretsNotStorable(f"{exc} Nothing was saved.") from None
 
 
 @transaction.atomic
@@ -93,10 +108,12 @@ def _save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int | None) -> Conne
             expires_at=grant.expires_at,
         )
         return ConnectOutcome(connection=connection, created=True)
-    if existing.account_id != grant.account_id or existing.auth != Connection.Auth.OAUTH:
+    account_id = grant.account_id[:255]
+    if existing.account_id != account_id or existing.auth != Connection.Auth.OAUTH:
         # TikTok: the same person's authorization may now cover another set of advertisers; a
         # connection made from a pasted token becomes an OAuth one (it now has a refresh token).
-        existing.account_id = grant.account_id[:255]
+        _refuse_taken_account(connection=existing, account_id=account_id, grant=grant)
+        existing.account_id = account_id
         existing.auth = Connection.Auth.OAUTH
         existing.save(update_fields=["account_id", "auth"])
     connection = connection_reconnect(
@@ -112,6 +129,23 @@ def _save(*, grant: OAuthGrant, actor: Actor, reconnect_id: int | None) -> Conne
     return ConnectOutcome(connection=connection, created=False)
 
 
+def _refuse_taken_account(*, connection: Connection, account_id: str, grant: OAuthGrant) -> None:
+    """Raise AccountAlreadyConnected when another connection holds `account_id` on the same
+    platform. Checked before the write: the unique constraint would otherwise fail at save, and
+    `connection_oauth_save`'s retry would take the same path again (a 500 on the callback)."""
+    if not account_id:
+        return
+    other = (
+        Connection.objects.filter(platform=connection.platform, account_id=account_id).exclude(pk=connection.pk).first()
+    )
+    if other is not None:
+        raise AccountAlreadyConnected(
+            f"You signed in to {connection.get_platform_display()} as {grant.account}, which is already connected "
+            f'as "{other.label}" (another connection). Nothing was changed: reconnect that one instead, or '
+            "disconnect and delete it first."
+        )
+
+
 def connection_disconnect(
     *, connection: Connection, actor: Actor, transport: httpx.BaseTransport | None = None
 ) -> DisconnectOutcome:
@@ -125,6 +159,9 @@ def connection_disconnect(
         secrets = connection.secrets
     except CredentialsUnreadable:
         secrets, error = {}, "The stored token could not be decrypted, so it was not revoked at the platform."
+    except CredentialsKeyMissing as exc:
+        # Deleting locally needs no key; the person still asked for the token to be gone here.
+        secrets, error = {}, f"{exc} So the stored token could not be read, and it was not revoked at the platform."
     if provider is not None and secrets and connection.auth == Connection.Auth.OAUTH:
         try:
             with http_client(transport) as http:

@@ -34,8 +34,15 @@ def connection_get(*, connection_id: int) -> Connection:
 def connection_default(*, platform: str) -> AnyConnection | None:
     """The connection a sync uses for `platform` when none is named: its only stored connection,
     else the environment one, else (several stored, no environment) the oldest stored one; None
-    when there is none at all (demo mode)."""
-    stored = list(Connection.objects.filter(platform=platform).order_by("id")[:2])
+    when there is none at all (demo mode).
+
+    A disconnected (DISABLED) row is kept so a Reconnect keeps its id, but it has no secrets
+    left: it must not count, or it would shadow the environment credentials. A connection that
+    needs reconnecting does count (not `usable()`): its sync then fails saying "reconnect",
+    rather than falling back to demo data without a word."""
+    stored = list(
+        Connection.objects.filter(platform=platform).exclude(status=Connection.Status.DISABLED).order_by("id")[:2]
+    )
     if len(stored) == 1:
         return stored[0]
     return environment_connection(platform) or (stored[0] if stored else None)

@@ -164,11 +164,17 @@ def connection_update_tokens(
 def connection_mark_needs_reconnect(*, connection: Connection, reason: str, actor: Actor) -> bool:
     """The platform refused the refresh token (invalid_grant) or the credentials: mark the
     connection `needs_reconnect` and tell staff, once (only on the change; later calls return
-    False and stay quiet). `reason` is scrubbed of the connection's secrets."""
+    False and stay quiet). A disconnected (DISABLED) connection is left as it is (False): a
+    sync that loaded it before the Disconnect must not undo it or alert anyone. `reason` is
+    scrubbed of the connection's secrets."""
     locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    if locked.status == Connection.Status.DISABLED:
+        connection.status = locked.status
+        return False
     text = _scrub(locked, reason)
     now = timezone.now()
-    newly = locked.status != Connection.Status.NEEDS_RECONNECT
+    before = locked.status
+    newly = before != Connection.Status.NEEDS_RECONNECT
     locked.status = Connection.Status.NEEDS_RECONNECT
     locked.last_error = text
     locked.last_error_at = now
@@ -186,7 +192,7 @@ def connection_mark_needs_reconnect(*, connection: Connection, reason: str, acto
         actor=actor,
         action="connection.refresh_failed",
         obj=locked,
-        changes={"status": (Connection.Status.CONNECTED, locked.status), "error": (None, text)},
+        changes={"status": (before, locked.status), "error": (None, text)},
     )
     message = f"{locked} needs reconnecting: {text}"[:500]
     key = f"connection-reconnect:{locked.pk}:{locked.reconnect_notified_at:%Y%m%d%H%M%S%f}"
@@ -247,6 +253,23 @@ def connection_warn_expiry(*, connection: Connection, message: str) -> bool:
         sender=Connection, connection=connection, reason="expires_soon", message=message, dedupe_key=key
     )
     return True
+
+
+@transaction.atomic
+def connection_relabel(*, connection: Connection, label: str, actor: Actor) -> Connection:
+    """Rename the connection (the only field the admin edits); audited with the label before
+    and after. Writes that column alone, so a token refreshed meanwhile is not overwritten.
+    Returns the connection."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = locked.label
+    connection.label = label
+    if label == before:
+        return connection
+    locked.label, locked.updated_at = label, timezone.now()
+    locked.save(update_fields=["label", "updated_at"])
+    connection.updated_at = locked.updated_at
+    audit_record(actor=actor, action="connection.relabel", obj=locked, changes={"label": (before, label)})
+    return connection
 
 
 @transaction.atomic

@@ -144,6 +144,13 @@ class OAuthProvider:
                 f"{self.label} refused the sign-in ({_short(exc.error)}: {_short(exc.description or '')}). "
                 "Nothing was saved; try again."
             ) from None
+        except (ValueError, TypeError, AttributeError, Warning):
+            # oauthlib expects a JSON object: `[1]`, `null` or `"x"` fail inside it with these,
+            # so does a non-numeric expires_in (ValueError) and a changed scope (Warning).
+            raise ExchangeFailed(
+                f"{self.label}'s token endpoint sent an answer that is not a valid token response. "
+                "Nothing was saved; try again."
+            ) from None
 
     def identify(self, *, token: dict[str, Any], http: httpx.Client) -> OAuthGrant:
         raise NotImplementedError

@@ -169,7 +169,9 @@ def _refresh_locked(connection: Connection, *, stale_token: str, client: httpx.C
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         current = locked.access_token
-        if locked.status == Connection.Status.NEEDS_RECONNECT:
+        # Disconnected meanwhile (a sync that loaded the row before): nothing to refresh, nobody
+        # to tell, and marking it would undo the Disconnect.
+        if locked.status in (Connection.Status.NEEDS_RECONNECT, Connection.Status.DISABLED):
             _copy(locked, connection)
             raise ReconnectNeeded(_needs_reconnect_text(locked))
         if current and current != stale_token and not locked.expires_within(refresh_margin()):

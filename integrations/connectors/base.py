@@ -206,6 +206,7 @@ class HttpConnector(ABC):
         return self._current_token
 
     def _fetch_token(self, *, stale: str | None, refused_because: str = "") -> str:
+        from integrations.credentials import CredentialsUnreadable
         from integrations.tokens import access_token_for
 
         connection = self.connection
@@ -220,6 +221,10 @@ class HttpConnector(ABC):
             )
         except ConnectorError as exc:
             raise self._scrubbed(exc) from None
+        except CredentialsUnreadable as exc:
+            # A secret no configured key decrypts: only new credentials (or the old key) help,
+            # like a refused token; its message names no secret.
+            raise AuthError(str(exc)) from None
 
     def whoami(self) -> Identity:
         """The account the connection's credentials belong to, asked of the platform. Raises

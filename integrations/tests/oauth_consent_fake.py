@@ -109,6 +109,8 @@ class FakeOAuthPlatforms:
     # platform -> "invalid_grant" or an HTTP status, for the next token request.
     fail_token: dict[str, str | int] = field(default_factory=dict)
     fail_revoke: dict[str, int] = field(default_factory=dict)
+    # platform -> a raw JSON body answered with 200 to the next token request (a broken answer).
+    token_body: dict[str, str] = field(default_factory=dict)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, Grant] = field(default_factory=dict)
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -245,6 +247,8 @@ class FakeOAuthPlatforms:
         failure = self.fail_token.pop(platform, None)
         if isinstance(failure, int):
             return Response("<html>Service Unavailable</html>", status=failure, content_type="text/html")
+        if platform in self.token_body:
+            return Response(self.token_body.pop(platform), status=200, content_type="application/json")
         if form.get("grant_type") != "authorization_code":
             return _json({"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400)
         if (form.get("client_id"), form.get("client_secret")) != CLIENTS[platform]:

@@ -245,3 +245,34 @@ def test_test_checks_the_connection_and_delete_removes_it(staff_api, platforms):
     assert AuditEvent.objects.filter(action="connection.delete", object_id=str(created["id"])).count() == 1
     assert staff_api.get(f"/api/v1/connections/{created['id']}").status_code == 404
     assert staff_api.get("/api/v1/connections/not-a-number").json()["error_code"] == "NOT_FOUND"
+
+
+def test_testing_a_connection_whose_secret_no_key_decrypts_says_so(staff_api, platforms, settings):
+    from cryptography.fernet import Fernet
+
+    asana_me(platforms)
+    created = staff_api.post("/api/v1/connections", {"platform": "asana", "label": "A", "token": ASANA_PAT}).json()
+    settings.CREDENTIALS_KEYS = [Fernet.generate_key().decode()]  # the old key dropped too early
+
+    response = staff_api.post(f"/api/v1/connections/{created['id']}/test")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is False and "does not decrypt with any key in CREDENTIALS_KEYS" in body["detail"]
+    assert body["connection"]["status"] == "error" and "CREDENTIALS_KEYS" in body["connection"]["last_error"]
+    assert ASANA_PAT not in response.content.decode()
+
+
+def test_a_missing_credentials_key_in_production_is_a_503_and_nothing_is_saved(staff_api, platforms, settings):
+    asana_me(platforms)
+    created = staff_api.post("/api/v1/connections", {"platform": "asana", "label": "A", "token": ASANA_PAT}).json()
+    settings.CREDENTIALS_KEYS, settings.DEBUG = [], False
+
+    added = staff_api.post("/api/v1/connections", {"platform": "asana", "label": "B", "token": ASANA_PAT})
+    tested = staff_api.post(f"/api/v1/connections/{created['id']}/test")
+
+    for response in (added, tested):
+        assert response.status_code == 503, response.content
+        assert response.json()["error_code"] == "CREDENTIALS_KEY_MISSING"
+        assert "CREDENTIALS_KEYS is not set" in response.json()["detail"]
+    assert list(Connection.objects.values_list("label", "status")) == [("A", "connected")]

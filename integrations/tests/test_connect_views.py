@@ -352,3 +352,118 @@ def test_the_connections_page_lets_its_forms_go_to_the_consent_pages_only(staff_
     consent = urlsplit(start(staff_web, "salesforce"))
     assert f"{consent.scheme}://{consent.netloc}" in form_action and "'self'" in form_action
     assert re.search(r"form-action ([^;]*)", staff_web.get("/tasks/")["Content-Security-Policy"])[1] == "'self'"
+
+
+def test_after_disconnect_the_environment_credentials_are_used(staff_web, oauth_fake, settings):
+    from integrations.connectors.asana import AsanaConnector
+
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    connection = Connection.objects.get()
+    settings.ASANA_ACCESS_TOKEN = "asana-env-token-123456"
+    assert AsanaConnector(demo=False).token() == connection.access_token, "the stored one wins while connected"
+
+    staff_web.post(f"/connections/{connection.pk}/disconnect")
+
+    connector = AsanaConnector()
+    assert not connector.demo and connector.connection.is_environment
+    assert connector.token() == "asana-env-token-123456"
+
+
+def test_a_disconnected_oldest_connection_is_not_the_default(staff_web, oauth_fake):
+    from integrations.connectors.asana import AsanaConnector
+
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    oauth_fake.users["asana"] = {**DEFAULT_USERS["asana"], "gid": "1209999999999998", "name": "Second Person"}
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    first, second = Connection.objects.order_by("id")
+    staff_web.post(f"/connections/{first.pk}/disconnect")
+
+    assert AsanaConnector().connection.pk == second.pk
+    assert AsanaConnector().token() == second.access_token
+
+    staff_web.post(f"/connections/{second.pk}/disconnect")
+    assert AsanaConnector().demo, "every stored one disconnected and no environment: demo mode"
+
+
+def test_reconnect_onto_an_account_another_connection_holds_changes_nothing(staff_web, oauth_fake):
+    """A connection without an account id (made before ids were recorded) reconnected as the
+    account another connection already holds: a clear message, not a 500, and nothing saved."""
+    finish(staff_web, oauth_fake.approve(start(staff_web, "asana")))
+    holder = Connection.objects.get()
+    blank = Connection.objects.create(platform="asana", label="Old Asana", auth="token", account_id="")
+    blank.set_secrets({"access_token": "asana-old-token-kept"})
+    blank.save()
+
+    html = page_text(finish(staff_web, oauth_fake.approve(start(staff_web, "asana", connection_id=blank.pk))))
+
+    assert 'You signed in to Asana as Sam Admin, which is already connected as "Sam Admin"' in html
+    assert "Nothing was changed" in html
+    blank.refresh_from_db()
+    assert blank.account_id == "" and blank.auth == "token" and blank.access_token == "asana-old-token-kept"
+    assert Connection.objects.get(pk=holder.pk).account_id == DEFAULT_USERS["asana"]["gid"]
+    assert not AuditEvent.objects.filter(action="connection.reconnect").exists()
+
+
+def test_tiktok_reconnect_onto_advertisers_another_connection_holds_changes_nothing(staff_web, oauth_fake):
+    oauth_fake.users["tiktok"] = {"advertiser_ids": ["7000000000000000001"]}
+    finish(staff_web, oauth_fake.approve(start(staff_web, "tiktok")))
+    oauth_fake.users["tiktok"] = {"advertiser_ids": ["7000000000000000001", "7000000000000000002"]}
+    Connection.objects.create(
+        platform="tiktok", label="Both", auth="token", account_id="7000000000000000001,7000000000000000002"
+    )
+    first = Connection.objects.order_by("id").first()
+
+    # The same person's grant overlaps the first connection, so it is accepted as the same account,
+    # but its advertiser set is the one the second connection holds.
+    html = page_text(finish(staff_web, oauth_fake.approve(start(staff_web, "tiktok", connection_id=first.pk))))
+
+    assert 'already connected as "Both"' in html and "Nothing was changed" in html
+    first.refresh_from_db()
+    assert first.account_id == "7000000000000000001"
+
+
+@pytest.mark.parametrize("platform", ["salesforce", "google", "asana"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[1]",
+        "null",
+        '"x"',
+        '{"access_token": "at-1", "token_type": "Bearer", "expires_in": "soon", "refresh_token": "rt-1"}',
+    ],
+)
+def test_a_malformed_token_answer_says_so_and_saves_nothing(staff_web, oauth_fake, platform, body):
+    callback = oauth_fake.approve(start(staff_web, platform))
+    oauth_fake.token_body[platform] = body
+
+    html = page_text(finish(staff_web, callback))
+
+    assert f"{LABELS[platform]}'s token endpoint sent an answer that is not a valid token response" in html
+    assert "Nothing was saved" in html
+    assert not Connection.objects.exists()
+
+
+def test_a_missing_credentials_key_ends_the_callback_with_its_message(staff_web, oauth_fake, settings):
+    callback = oauth_fake.approve(start(staff_web, "google"))
+    settings.CREDENTIALS_KEYS, settings.DEBUG = [], False
+
+    html = page_text(finish(staff_web, callback))
+
+    assert "CREDENTIALS_KEYS is not set: connection secrets cannot be encrypted" in html
+    assert "Nothing was saved" in html
+    assert not Connection.objects.exists()
+
+
+def test_disconnect_without_a_credentials_key_deletes_locally_and_says_why_it_was_not_revoked(
+    staff_web, oauth_fake, settings
+):
+    finish(staff_web, oauth_fake.approve(start(staff_web, "google")))
+    connection = Connection.objects.get()
+    settings.CREDENTIALS_KEYS, settings.DEBUG = [], False
+
+    html = page_text(staff_web.post(f"/connections/{connection.pk}/disconnect", follow=True))
+
+    assert "CREDENTIALS_KEYS is not set" in html and "it was not revoked at the platform" in html
+    assert not oauth_fake.revocations
+    connection.refresh_from_db()
+    assert connection.secrets_encrypted == "" and connection.status == "disabled"

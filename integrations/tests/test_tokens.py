@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 from django.db import connection as db
 from django.db import connections
@@ -18,6 +19,7 @@ from werkzeug import Response
 
 from accounts.actor import Actor
 from accounts.models import AuditEvent
+from integrations.connect import connection_disconnect
 from integrations.connection_services import connection_create
 from integrations.connectors import get_connector
 from integrations.connectors.base import AuthError
@@ -226,6 +228,75 @@ def test_an_asana_token_refused_with_401_marks_the_connection_for_reconnecting(s
         list(connector.pull(target="1200000000000001"))
     assert "needs reconnecting" in str(excinfo.value)
     assert Connection.objects.get(pk=conn.pk).status == "needs_reconnect"
+
+
+def _disconnect(conn: Connection) -> None:
+    """Disconnect through the real service; the platform's revoke endpoint answers 200."""
+    connection_disconnect(
+        connection=Connection.objects.get(pk=conn.pk),
+        actor=Actor.system_job("tests"),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})),
+    )
+
+
+@pytest.mark.django_db
+def test_a_sync_that_loaded_a_connection_before_disconnect_does_not_mark_it_or_tell_anyone(
+    oauth_settings, platform, staff_user, django_capture_on_commit_callbacks
+):
+    fake = _token_server(platform, "google")
+    conn = _connection("google", expires_in=-10)  # loaded by a sync, due a refresh
+    _disconnect(conn)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(ReconnectNeeded, match="is disabled"):
+            access_token_for(conn, stale_token=OLD_ACCESS)
+
+    stored = Connection.objects.get(pk=conn.pk)
+    assert stored.status == "disabled" and stored.last_error == ""
+    assert fake.refreshes() == 0 and not Notification.objects.exists()
+    assert not AuditEvent.objects.filter(action="connection.refresh_failed").exists()
+
+
+@pytest.mark.django_db
+def test_a_401_on_a_token_connection_disconnected_mid_sync_leaves_it_disabled(
+    settings, platform, staff_user, django_capture_on_commit_callbacks
+):
+    settings.ASANA_BASE_URL = platform.url_for("/api/1.0")
+    settings.ASANA_ACCESS_TOKEN = ""
+    conn = connection_create(
+        platform="asana",
+        label="Asana",
+        auth="token",
+        secrets={"access_token": "2/1200-personal-access-token"},
+        actor=Actor.system_job("tests"),
+    )
+    platform.expect_request("/api/1.0/tasks").respond_with_json({"errors": [{"message": "Not Authorized"}]}, status=401)
+    connector = get_connector("asana", policy=FAST, sleep=lambda s: None)
+    connector.token()  # the sync started with the token
+    _disconnect(conn)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(AuthError, match="is disabled"):
+            list(connector.pull(target="1200000000000001"))
+
+    assert Connection.objects.get(pk=conn.pk).status == "disabled"
+    assert not Notification.objects.exists()
+    assert not AuditEvent.objects.filter(action="connection.refresh_failed").exists()
+
+
+@pytest.mark.django_db
+def test_the_refresh_failed_audit_row_records_the_status_before(oauth_settings, platform, staff_user):
+    fake = _token_server(platform, "google")
+    fake.refresh_tokens.clear()
+    conn = _connection("google", expires_in=-10)
+    Connection.objects.filter(pk=conn.pk).update(status="error", last_error="token endpoint answered HTTP 503")
+    conn.refresh_from_db()
+
+    with pytest.raises(ReconnectNeeded):
+        access_token_for(conn)
+
+    event = AuditEvent.objects.get(action="connection.refresh_failed", object_id=str(conn.pk))
+    assert event.changes["status"] == ["error", "needs_reconnect"]
 
 
 @pytest.mark.postgres_only
