@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Tracker's production image: the README's "Production" steps, nothing more.
 #   build:   pip install -r requirements.txt, npm ci, collectstatic
-#   release: python manage.py migrate && python manage.py setup_schedules   (compose.yaml: "release")
+#   release: python manage.py migrate   (tables and schedules; compose.yaml: "release")
 #   run:     gunicorn (sync workers; the default command) or python manage.py qcluster
 # Settings come from the environment at run time (DEBUG=false, SECRET_KEY, ALLOWED_HOSTS,
 # CSRF_TRUSTED_ORIGINS, DATABASE_URL, REDIS_URL, ...: see .env.example).

@@ -66,6 +66,8 @@ def production_env(*, db_name: str, redis_url: str, rate_limit: str = "100000000
             "API_RATE_LIMIT": rate_limit,
             "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
             "SECURE_SSL_REDIRECT": "false",
+            # The runs queue their own jobs; no schedule may run beside them.
+            "SCHEDULES_AUTO_INSTALL": "false",
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
             "SECURE_HSTS_SECONDS": "0",

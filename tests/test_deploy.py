@@ -5,7 +5,7 @@ node_modules/, no staticfiles/, no .env) are copied into an empty directory; the
 steps run one by one, with only the production variables set (DEBUG=false, SECRET_KEY,
 ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DATABASE_URL) against a new PostgreSQL database:
 `pip install -r requirements.txt` (into this test run's virtualenv, where it finds everything
-installed), `npm ci`, `migrate`, `setup_schedules`, `collectstatic`, `createsuperuser --noinput`,
+installed), `npm ci`, `migrate` (which also installs the schedules), `collectstatic`, `createsuperuser --noinput`,
 then gunicorn and `qcluster`. Then, over HTTP, as a visitor would: the login page and every
 stylesheet, script and font it needs, the JSON 404 of an unknown API path, the 404 page, a failed
 and a successful sign-in, and the cluster running a scheduled job and showing on /health.
@@ -236,8 +236,8 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
         _step(directory, env, "python", "-m", "pip", "install", "-q", "-r", "requirements.txt", logs=logs)
         npm_env = {**os.environ, "PATH": env["PATH"]}
         _step(directory, npm_env, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", logs=logs)
+        # `migrate` is the only database step: it makes the cache table and installs the schedules.
         _step(directory, env, "python", "manage.py", "migrate", "--noinput", logs=logs)
-        _step(directory, env, "python", "manage.py", "setup_schedules", logs=logs)
         # The cluster starts now so that its first scheduler pass (~30 s in) overlaps the rest.
         processes.append(_start(directory, env, logs / "cluster.log", "python", "manage.py", "qcluster"))
         cluster_started = time.monotonic()

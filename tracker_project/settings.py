@@ -6,6 +6,7 @@ See `.env.example` for every variable with a comment.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import environ
@@ -318,6 +319,9 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
+# `migrate` installs or updates the django-q2 schedules (integrations/apps.py). The test suite
+# (which imports pytest) and the bench switch it off: they install the schedules they need.
+SCHEDULES_AUTO_INSTALL = env.bool("SCHEDULES_AUTO_INSTALL", default="pytest" not in sys.modules)
 # Web Push (W3C Push API with VAPID, RFC 8292): `python manage.py generate_vapid_keys` prints a
 # pair. Without both keys push is off and the settings page says so. The subject is a mailto: or
 # https: contact the push services (Google, Mozilla, Apple, Microsoft) can reach about misuse.
